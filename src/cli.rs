@@ -1,0 +1,171 @@
+//! The command line, as clap types only: the doc comments are the help text, and the shell
+//! completions in `completions/` and the man pages in `man/` are generated from these types.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run an AI coding agent (or any command) with guarded access to internal services.
+///
+/// guard runs the command under a pseudo-terminal it relays and records, strips credentials from
+/// its environment, and leaves a hash-chained transcript and an asciicast recording behind.
+#[derive(Debug, Parser)]
+#[command(
+    name = "guard",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Examples:\n  guard -- claude\n  guard -n fix-bug -- bash\n  guard sessions\n  guard verify last"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`).
+    Run(RunArgs),
+    /// List recorded sessions, newest first.
+    Sessions(SessionsArgs),
+    /// Check a session's transcript chain and files; exit 1 when anything was altered or is missing.
+    Verify(VerifyArgs),
+    /// Print a shell completion script to stdout.
+    Completions(CompletionsArgs),
+    /// Write man pages (to stdout, or one file per command into a folder).
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml].
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// A label for the session, shown by `guard sessions`.
+    #[arg(short, long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Where approval requests go [default: tty when stdin and stdout are terminals, else deny].
+    #[arg(long, value_enum, value_name = "APPROVER")]
+    pub approver: Option<Approver>,
+
+    /// How long an approval request waits before it is rejected (e.g. 60s, 2m, 500ms).
+    #[arg(long, value_name = "DUR", default_value = "60s", value_parser = parse_duration)]
+    pub approval_timeout: std::time::Duration,
+
+    /// Also record keystrokes in the cast (off by default: they can hold secrets).
+    #[arg(long)]
+    pub record_input: bool,
+
+    /// Write no asciicast recording (the transcript is always written).
+    #[arg(long)]
+    pub no_cast: bool,
+
+    /// Print no banner on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// The command to run and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Approver {
+    /// Ask in guard's own terminal, over the agent's screen.
+    Tty,
+    /// Serve `guard approve` from another terminal over a unix socket.
+    Socket,
+    /// Reject every request that would ask.
+    Deny,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionsArgs {
+    /// Print one JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A session id, a unique prefix of one, or `last`.
+    #[arg(value_name = "SESSION")]
+    pub session: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to write completions for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write guard.1 and one page per command into this folder instead of guard.1 to stdout.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Parses `60s`, `2m`, `500ms`, `1h` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration; write e.g. 60s, 2m or 500ms"))?;
+    let ms = match unit {
+        "ms" => n,
+        "" | "s" => n.saturating_mul(1000),
+        "m" => n.saturating_mul(60_000),
+        "h" => n.saturating_mul(3_600_000),
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{text}`; use ms, s, m or h"
+            ));
+        }
+    };
+    Ok(std::time::Duration::from_millis(ms))
+}
+
+/// The clap command, for completions and man pages.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("60s").unwrap().as_secs(), 60);
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
+        assert_eq!(parse_duration("7").unwrap().as_secs(), 7);
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn options_before_the_separator_belong_to_guard() {
+        let cli = Cli::try_parse_from(["guard", "-q", "--", "ls", "-q", "--color"]).unwrap();
+        assert!(cli.command.is_none());
+        assert!(cli.run.quiet);
+        assert_eq!(cli.run.command, ["ls", "-q", "--color"]);
+    }
+}

@@ -1,0 +1,183 @@
+//! The asciicast v2 writer (https://docs.asciinema.org/manual/asciicast/v2/): a JSON header line,
+//! then `[seconds, code, data]` events: `o` output, `i` input, `r` resize, `m` marker.
+//!
+//! Each event is flushed as it is written so a crash leaves a playable file. Terminal output
+//! arrives in arbitrary chunks that can split a UTF-8 sequence; a carry buffer per stream keeps
+//! the tail of an incomplete sequence for the next chunk, and truly invalid bytes become U+FFFD.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+/// What the header says about the recording.
+pub struct CastHeader<'a> {
+    pub cols: u16,
+    pub rows: u16,
+    pub timestamp: u64,
+    pub command: &'a str,
+    pub title: Option<&'a str>,
+    pub term: Option<&'a str>,
+    pub shell: Option<&'a str>,
+}
+
+pub struct CastWriter {
+    out: BufWriter<File>,
+    start: Instant,
+    output: Utf8Carry,
+    input: Utf8Carry,
+}
+
+impl CastWriter {
+    /// Creates the file (mode 0600) and writes the header.
+    pub fn create(path: &Path, header: &CastHeader) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
+        let mut writer = CastWriter {
+            out: BufWriter::with_capacity(64 * 1024, file),
+            start: Instant::now(),
+            output: Utf8Carry::default(),
+            input: Utf8Carry::default(),
+        };
+        let mut head = json!({
+            "version": 2,
+            "width": header.cols,
+            "height": header.rows,
+            "timestamp": header.timestamp,
+            "command": header.command,
+            "env": { "TERM": header.term, "SHELL": header.shell },
+        });
+        if let Some(title) = header.title {
+            head["title"] = Value::from(title);
+        }
+        writeln!(writer.out, "{head}")?;
+        writer.out.flush()?;
+        Ok(writer)
+    }
+
+    pub fn output(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let text = self.output.decode(bytes);
+        self.event("o", &text)
+    }
+
+    pub fn input(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let text = self.input.decode(bytes);
+        self.event("i", &text)
+    }
+
+    pub fn resize(&mut self, cols: u16, rows: u16) -> io::Result<()> {
+        self.event("r", &format!("{cols}x{rows}"))
+    }
+
+    pub fn marker(&mut self, label: &str) -> io::Result<()> {
+        self.event("m", label)
+    }
+
+    /// Writes what the carry buffers still hold and flushes.
+    pub fn finish(mut self) -> io::Result<()> {
+        let rest = self.output.flush();
+        self.event("o", &rest)?;
+        let rest = self.input.flush();
+        self.event("i", &rest)?;
+        self.out.flush()
+    }
+
+    fn event(&mut self, code: &str, data: &str) -> io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let secs = self.start.elapsed().as_secs_f64();
+        writeln!(self.out, "[{secs:.6}, \"{code}\", {}]", Value::from(data))?;
+        self.out.flush()
+    }
+}
+
+/// Turns a byte stream into text chunk by chunk without breaking multi-byte sequences.
+#[derive(Default)]
+pub struct Utf8Carry {
+    pending: Vec<u8>,
+}
+
+impl Utf8Carry {
+    pub fn decode(&mut self, bytes: &[u8]) -> String {
+        let joined;
+        let mut rest: &[u8] = if self.pending.is_empty() {
+            bytes
+        } else {
+            let mut v = std::mem::take(&mut self.pending);
+            v.extend_from_slice(bytes);
+            joined = v;
+            &joined
+        };
+        let mut text = String::with_capacity(rest.len());
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(valid) => {
+                    text.push_str(valid);
+                    return text;
+                }
+                Err(e) => {
+                    let (valid, tail) = rest.split_at(e.valid_up_to());
+                    // The prefix up to valid_up_to() is UTF-8 by the error's own contract.
+                    text.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                    match e.error_len() {
+                        Some(bad) => {
+                            text.push('\u{FFFD}');
+                            rest = &tail[bad..];
+                        }
+                        None => {
+                            self.pending = tail.to_vec();
+                            return text;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// What is left when the stream ends: an incomplete sequence is invalid by then.
+    pub fn flush(&mut self) -> String {
+        let rest = std::mem::take(&mut self.pending);
+        String::from_utf8_lossy(&rest).into_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_sequences_come_out_whole() {
+        let text = "naïve — 日本語 🎉";
+        let bytes = text.as_bytes();
+        for cut in 0..bytes.len() {
+            let mut carry = Utf8Carry::default();
+            let mut out = carry.decode(&bytes[..cut]);
+            out.push_str(&carry.decode(&bytes[cut..]));
+            out.push_str(&carry.flush());
+            assert_eq!(out, text, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn byte_by_byte_is_whole_too() {
+        let text = "é🎉x";
+        let mut carry = Utf8Carry::default();
+        let out: String = text.bytes().map(|b| carry.decode(&[b])).collect();
+        assert_eq!(out, text);
+    }
+
+    #[test]
+    fn invalid_bytes_become_replacement_characters() {
+        let mut carry = Utf8Carry::default();
+        assert_eq!(carry.decode(b"a\xffb"), "a\u{FFFD}b");
+        assert_eq!(carry.decode(b"\xe6\x97"), "");
+        assert_eq!(carry.flush(), "\u{FFFD}");
+    }
+}

@@ -1,0 +1,231 @@
+//! Reading a session back and proving it intact: recompute the transcript's hash chain, check
+//! that the session ended, that `session.json` names the final digest, and that the cast is the
+//! one whose digest the `session_end` record sealed.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::sha256_hex;
+use super::transcript::GENESIS;
+
+/// An intact chain, as read.
+#[derive(Debug)]
+pub struct Chain {
+    pub records: Vec<Value>,
+    /// SHA-256 of the last line: what `session.json` must name.
+    pub head: String,
+}
+
+/// The first thing wrong with a transcript; `line` counts from 1.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Broken {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// Recomputes the chain over the exact bytes of a transcript.
+pub fn check_chain(bytes: &[u8]) -> Result<Chain, Broken> {
+    let broken = |line, reason: &str| Broken {
+        line,
+        reason: reason.to_string(),
+    };
+    if bytes.is_empty() {
+        return Err(broken(1, "the transcript is empty"));
+    }
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    // A complete file ends with a newline, which leaves one empty piece at the end.
+    let tail = lines.pop().unwrap_or_default();
+    if !tail.is_empty() {
+        return Err(broken(
+            lines.len() + 1,
+            "the line is incomplete: the file was truncated or guard stopped mid-write",
+        ));
+    }
+    let mut prev = GENESIS.to_string();
+    let mut records = Vec::with_capacity(lines.len());
+    let mut ended = false;
+    for (i, line) in lines.iter().enumerate() {
+        let n = i + 1;
+        if ended {
+            return Err(broken(n, "a record follows session_end"));
+        }
+        let record: Value = serde_json::from_slice(line)
+            .map_err(|_| broken(n, "the line is not valid JSON (altered or corrupted)"))?;
+        if record.get("seq").and_then(Value::as_u64) != Some(i as u64) {
+            return Err(broken(
+                n,
+                &format!("seq should be {i}: a record was removed, added or reordered"),
+            ));
+        }
+        if record.get("prev").and_then(Value::as_str) != Some(prev.as_str()) {
+            let what = if i == 0 {
+                "prev of the first record is not 64 zeros".to_string()
+            } else {
+                format!("prev does not match the SHA-256 of line {i}: a line was altered")
+            };
+            return Err(broken(n, &what));
+        }
+        let kind = record.get("type").and_then(Value::as_str);
+        if kind.is_none() || record.get("ts").and_then(Value::as_str).is_none() {
+            return Err(broken(n, "the record has no type or ts"));
+        }
+        ended = kind == Some("session_end");
+        prev = sha256_hex(line);
+        records.push(record);
+    }
+    Ok(Chain {
+        records,
+        head: prev,
+    })
+}
+
+/// The verdict on a whole session folder.
+#[derive(Debug)]
+pub struct Verdict {
+    pub records: usize,
+    pub head: Option<String>,
+    pub problems: Vec<String>,
+}
+
+impl Verdict {
+    pub fn intact(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+pub fn verify_session(dir: &Path) -> Verdict {
+    let mut verdict = Verdict {
+        records: 0,
+        head: None,
+        problems: Vec::new(),
+    };
+    let chain = match std::fs::read(dir.join("transcript.jsonl")) {
+        Ok(bytes) => match check_chain(&bytes) {
+            Ok(chain) => chain,
+            Err(b) => {
+                verdict
+                    .problems
+                    .push(format!("transcript.jsonl line {}: {}", b.line, b.reason));
+                return verdict;
+            }
+        },
+        Err(e) => {
+            verdict
+                .problems
+                .push(format!("transcript.jsonl cannot be read: {e}"));
+            return verdict;
+        }
+    };
+    verdict.records = chain.records.len();
+    verdict.head = Some(chain.head.clone());
+    let end = chain.records.last().filter(|r| r["type"] == "session_end");
+    let Some(end) = end else {
+        verdict.problems.push(
+            "transcript.jsonl has no session_end record: the session did not finish \
+             (guard was killed, or it is still running)"
+                .into(),
+        );
+        return verdict;
+    };
+    check_metadata(dir, &chain.head, &mut verdict.problems);
+    check_cast(dir, end, &mut verdict.problems);
+    verdict
+}
+
+fn check_metadata(dir: &Path, head: &str, problems: &mut Vec<String>) {
+    let meta: Option<Value> = std::fs::read(dir.join("session.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    match meta.as_ref().and_then(|m| m["transcript_sha256"].as_str()) {
+        Some(digest) if digest == head => {}
+        Some(_) => problems.push(
+            "session.json names a different final digest than the transcript: \
+             records were added or removed at the end"
+                .into(),
+        ),
+        None => problems.push("session.json is missing, unreadable or has no final digest".into()),
+    }
+}
+
+fn check_cast(dir: &Path, end: &Value, problems: &mut Vec<String>) {
+    let Some(sealed) = end["cast_sha256"].as_str() else {
+        return; // recorded with --no-cast
+    };
+    match std::fs::read(dir.join("session.cast")) {
+        Ok(bytes) if sha256_hex(&bytes) == sealed => {}
+        Ok(_) => {
+            problems.push("session.cast differs from the recording the transcript sealed".into())
+        }
+        Err(e) => problems.push(format!("session.cast cannot be read: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain_of(n: usize) -> Vec<u8> {
+        let mut prev = GENESIS.to_string();
+        let mut out = Vec::new();
+        for i in 0..n {
+            let kind = if i + 1 == n { "session_end" } else { "query" };
+            let line = format!(
+                r#"{{"seq":{i},"ts":"2026-11-27T06:15:30.000Z","type":"{kind}","prev":"{prev}"}}"#
+            );
+            prev = sha256_hex(line.as_bytes());
+            out.extend_from_slice(line.as_bytes());
+            out.push(b'\n');
+        }
+        out
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let bytes = chain_of(4);
+        let chain = check_chain(&bytes).unwrap();
+        assert_eq!(chain.records.len(), 4);
+    }
+
+    #[test]
+    fn one_edited_byte_is_found() {
+        let mut bytes = chain_of(4);
+        let at = bytes.iter().position(|&b| b == b'q').unwrap();
+        bytes[at] = b'Q';
+        assert_eq!(check_chain(&bytes).unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn a_removed_line_is_found() {
+        let bytes = chain_of(4);
+        let text = String::from_utf8(bytes).unwrap();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.remove(1);
+        let joined = lines.join("\n") + "\n";
+        let err = check_chain(joined.as_bytes()).unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(err.reason.contains("seq"), "{}", err.reason);
+    }
+
+    #[test]
+    fn a_truncated_file_is_found() {
+        let bytes = chain_of(3);
+        let err = check_chain(&bytes[..bytes.len() - 10]).unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(err.reason.contains("incomplete"));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for input in [
+            &b""[..],
+            b"\n",
+            b"{}\n",
+            b"[1]\n",
+            b"\xff\xfe\n",
+            b"{\"seq\":0}\n",
+        ] {
+            assert!(check_chain(input).is_err());
+        }
+    }
+}

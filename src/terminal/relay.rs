@@ -1,0 +1,323 @@
+//! The relay loop: the one owner of guard's stdin and stdout while the child runs.
+//!
+//! Blocking endpoints (the PTY reader and writer, stdin, waitpid) each get a small thread that
+//! talks to this loop over bounded channels; the loop decides where every byte goes. Output is
+//! always drained, so a child that stops reading its input can never wedge the relay, and input
+//! waiting for the child is capped so a fast producer cannot grow guard's memory. Because every
+//! keystroke and every byte of output passes through here, this is also the place that can
+//! freeze the screen, take a key for itself and repaint the child's screen afterwards.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::mem::ManuallyDrop;
+use std::os::fd::FromRawFd;
+use std::time::Duration;
+
+use portable_pty::{MasterPty, PtySize};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, sleep_until};
+
+use super::pty;
+use super::tty;
+use crate::record::cast::CastWriter;
+
+const CHUNK: usize = 64 * 1024;
+/// Input accepted but not yet written to the child; past it, guard stops reading stdin.
+const INPUT_LIMIT: usize = 1024 * 1024;
+/// How long a child gets between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(2);
+/// How long output is still drained after the child exits (its descendants may hold the PTY).
+const DRAIN: Duration = Duration::from_millis(500);
+
+pub struct Relay {
+    pub pid: i32,
+    pub master: Box<dyn MasterPty + Send>,
+    pub cast: Option<CastWriter>,
+    pub record_input: bool,
+    /// guard's stdin is a terminal: resizes are followed and EOF is not forwarded as ^D.
+    pub interactive: bool,
+    pub size: (u16, u16),
+}
+
+pub struct Outcome {
+    pub exit_code: i32,
+    /// The signal that made guard end the child, if one did.
+    pub stopped_by: Option<i32>,
+    pub cast: Option<CastWriter>,
+    /// Why the recording stopped early, if it did (e.g. the disk is full).
+    pub cast_error: Option<String>,
+}
+
+struct Loop {
+    relay: Relay,
+    stdout: Option<ManuallyDrop<File>>,
+    pending: VecDeque<Vec<u8>>,
+    pending_bytes: usize,
+    last_input: Option<u8>,
+    stopped_by: Option<i32>,
+    kill_at: Option<Instant>,
+    cast_error: Option<String>,
+}
+
+impl Relay {
+    pub async fn run(self, reader: Box<dyn Read + Send>, writer: Box<dyn Write + Send>) -> Outcome {
+        let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(16);
+        let (in_tx, mut in_rx) = mpsc::channel::<Vec<u8>>(16);
+        let (to_child, child_rx) = mpsc::channel::<Vec<u8>>(4);
+        let (exit_tx, mut exit_rx) = oneshot::channel::<i32>();
+        spawn_reader(reader, out_tx);
+        spawn_stdin(in_tx);
+        spawn_writer(writer, child_rx);
+        let pid = self.pid;
+        std::thread::spawn(move || {
+            let _ = exit_tx.send(pty::wait(pid));
+        });
+        let mut signals = Signals::new();
+        let mut state = Loop {
+            relay: self,
+            // SAFETY: fd 1 lives as long as the process; ManuallyDrop never closes it. Writing
+            // through a File avoids std's line buffering of Stdout.
+            stdout: Some(ManuallyDrop::new(unsafe { File::from_raw_fd(1) })),
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            last_input: None,
+            stopped_by: None,
+            kill_at: None,
+            cast_error: None,
+        };
+        let (mut output_open, mut stdin_open) = (true, true);
+        let mut exit_code: Option<i32> = None;
+        let mut drain_until: Option<Instant> = None;
+        loop {
+            if exit_code.is_some()
+                && (!output_open || drain_until.is_some_and(|d| Instant::now() >= d))
+            {
+                break;
+            }
+            let deadline = [state.kill_at, drain_until].into_iter().flatten().min();
+            tokio::select! {
+                biased;
+                code = &mut exit_rx, if exit_code.is_none() => {
+                    exit_code = Some(code.unwrap_or(255));
+                    drain_until = Some(Instant::now() + DRAIN);
+                    state.kill_at = None;
+                }
+                chunk = out_rx.recv(), if output_open => match chunk {
+                    Some(bytes) => state.show(&bytes),
+                    None => output_open = false,
+                },
+                Some(sig) = signals.next() => state.on_signal(sig),
+                permit = to_child.reserve(), if !state.pending.is_empty() => {
+                    if let (Ok(permit), Some(bytes)) = (permit, state.pending.pop_front()) {
+                        state.pending_bytes -= bytes.len();
+                        permit.send(bytes);
+                    }
+                }
+                chunk = in_rx.recv(), if stdin_open && state.pending_bytes < INPUT_LIMIT => match chunk {
+                    Some(bytes) => state.on_input(bytes),
+                    None => {
+                        stdin_open = false;
+                        state.on_input_eof();
+                    }
+                },
+                _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    state.on_deadline();
+                }
+            }
+        }
+        Outcome {
+            exit_code: exit_code.unwrap_or(255),
+            stopped_by: state.stopped_by,
+            cast: state.relay.cast.take(),
+            cast_error: state.cast_error,
+        }
+    }
+}
+
+impl Loop {
+    /// Child output: to the terminal and into the recording.
+    fn show(&mut self, bytes: &[u8]) {
+        if let Some(out) = self.stdout.as_mut()
+            && out.write_all(bytes).is_err()
+        {
+            // Nobody reads our stdout any more (e.g. `| head`); keep recording.
+            self.stdout = None;
+        }
+        if let Some(cast) = self.relay.cast.as_mut()
+            && let Err(e) = cast.output(bytes)
+        {
+            self.cast_error = Some(e.to_string());
+            self.relay.cast = None;
+        }
+    }
+
+    fn on_input(&mut self, bytes: Vec<u8>) {
+        if self.relay.record_input
+            && let Some(cast) = self.relay.cast.as_mut()
+            && let Err(e) = cast.input(&bytes)
+        {
+            self.cast_error = Some(e.to_string());
+            self.relay.cast = None;
+        }
+        self.last_input = bytes.last().copied().or(self.last_input);
+        self.queue(bytes);
+    }
+
+    /// End of guard's stdin. Without a terminal it becomes end-of-file for the child: VEOF at
+    /// the start of a line (a pending partial line needs one VEOF to flush and one more).
+    fn on_input_eof(&mut self) {
+        if self.relay.interactive {
+            return;
+        }
+        let eof = match self.last_input {
+            None | Some(b'\n') => vec![0x04],
+            Some(_) => vec![0x04, 0x04],
+        };
+        self.queue(eof);
+    }
+
+    fn queue(&mut self, bytes: Vec<u8>) {
+        self.pending_bytes += bytes.len();
+        self.pending.push_back(bytes);
+    }
+
+    fn on_signal(&mut self, sig: i32) {
+        match sig {
+            libc::SIGWINCH => self.resize(),
+            // Ctrl-C and Ctrl-\ typed at a cooked terminal reach guard, not the child, which
+            // leads its own session: pass them on.
+            libc::SIGINT | libc::SIGQUIT => pty::signal_group(self.relay.pid, sig),
+            _ => self.stop(sig),
+        }
+    }
+
+    /// SIGTERM or SIGHUP to guard: end the child's process group, TERM first, then KILL.
+    fn stop(&mut self, sig: i32) {
+        if self.stopped_by.is_none() {
+            self.stopped_by = Some(sig);
+            if sig == libc::SIGHUP {
+                pty::signal_group(self.relay.pid, libc::SIGHUP);
+            }
+            pty::signal_group(self.relay.pid, libc::SIGTERM);
+            self.kill_at = Some(Instant::now() + GRACE);
+        }
+    }
+
+    fn on_deadline(&mut self) {
+        if self.kill_at.is_some_and(|at| Instant::now() >= at) {
+            pty::signal_group(self.relay.pid, libc::SIGKILL);
+            self.kill_at = None;
+        }
+    }
+
+    fn resize(&mut self) {
+        if !self.relay.interactive {
+            return;
+        }
+        let size = tty::size();
+        if size == self.relay.size {
+            return;
+        }
+        self.relay.size = size;
+        let _ = self.relay.master.resize(PtySize {
+            rows: size.1,
+            cols: size.0,
+            pixel_width: 0,
+            pixel_height: 0,
+        });
+        if let Some(cast) = self.relay.cast.as_mut() {
+            let _ = cast.resize(size.0, size.1);
+        }
+    }
+}
+
+/// The signals guard handles while the child runs, merged into one stream.
+struct Signals {
+    rx: mpsc::UnboundedReceiver<i32>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        for sig in [
+            libc::SIGWINCH,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGINT,
+            libc::SIGQUIT,
+        ] {
+            let Ok(mut stream) = signal(SignalKind::from_raw(sig)) else {
+                continue;
+            };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while stream.recv().await.is_some() {
+                    if tx.send(sig).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Signals { rx }
+    }
+
+    async fn next(&mut self) -> Option<i32> {
+        self.rx.recv().await
+    }
+}
+
+fn spawn_reader(mut reader: Box<dyn Read + Send>, tx: mpsc::Sender<Vec<u8>>) {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+    });
+}
+
+fn spawn_stdin(tx: mpsc::Sender<Vec<u8>>) {
+    std::thread::spawn(move || {
+        // SAFETY: fd 0 lives as long as the process; ManuallyDrop never closes it.
+        let mut stdin = ManuallyDrop::new(unsafe { File::from_raw_fd(0) });
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            match stdin.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+    });
+}
+
+fn spawn_writer(mut writer: Box<dyn Write + Send>, mut rx: mpsc::Receiver<Vec<u8>>) {
+    std::thread::spawn(move || {
+        while let Some(bytes) = rx.blocking_recv() {
+            if writer
+                .write_all(&bytes)
+                .and_then(|_| writer.flush())
+                .is_err()
+            {
+                break;
+            }
+        }
+        // Keep the writer open until the relay is gone: dropping it sends VEOF to the child.
+        while rx.blocking_recv().is_some() {}
+    });
+}
