@@ -190,9 +190,13 @@ mod tests {
     #[test]
     fn one_edited_byte_is_found() {
         let mut bytes = chain_of(4);
-        let at = bytes.iter().position(|&b| b == b'q').unwrap();
-        bytes[at] = b'Q';
-        assert_eq!(check_chain(&bytes).unwrap_err().line, 2);
+        // The year in line 2's timestamp: the record still parses, only its hash changes.
+        let line2 = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+        let at = line2 + bytes[line2..].windows(4).position(|w| w == b"2026").unwrap();
+        bytes[at + 3] = b'7';
+        let err = check_chain(&bytes).unwrap_err();
+        assert_eq!(err.line, 3, "{}", err.reason);
+        assert!(err.reason.contains("line 2"), "{}", err.reason);
     }
 
     #[test]
