@@ -192,7 +192,11 @@ mod tests {
         let mut bytes = chain_of(4);
         // The year in line 2's timestamp: the record still parses, only its hash changes.
         let line2 = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
-        let at = line2 + bytes[line2..].windows(4).position(|w| w == b"2026").unwrap();
+        let at = line2
+            + bytes[line2..]
+                .windows(4)
+                .position(|w| w == b"2026")
+                .unwrap();
         bytes[at + 3] = b'7';
         let err = check_chain(&bytes).unwrap_err();
         assert_eq!(err.line, 3, "{}", err.reason);

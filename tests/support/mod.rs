@@ -1,0 +1,78 @@
+//! Shared fixtures for the integration tests: the real guard binary with a private data folder,
+//! and a real PostgreSQL server in a temporary folder on a free loopback port.
+#![allow(dead_code)]
+
+pub mod postgres;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A private GUARD_HOME and a way to run guard with it.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        Home {
+            dir: tempfile::Builder::new()
+                .prefix("guard-home-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `guard` with GUARD_HOME set and no configuration picked up from the caller.
+    pub fn guard(&self) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.env("GUARD_HOME", self.path())
+            .env("XDG_CONFIG_HOME", self.path().join("config"))
+            .env_remove("GUARD_CONFIG")
+            .current_dir(self.path());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.guard().args(args).output().unwrap()
+    }
+
+    /// The folder of the only (or newest) session.
+    pub fn last_session(&self) -> PathBuf {
+        let mut ids: Vec<_> = std::fs::read_dir(self.path().join("sessions"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        ids.sort();
+        ids.pop().expect("a session folder")
+    }
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_guard"))
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no side effects.
+    unsafe { libc::geteuid() == 0 }
+}
