@@ -387,3 +387,20 @@ fn sessions_lists_newest_first() {
         "{table}"
     );
 }
+
+#[test]
+fn sigint_to_guard_reaches_the_child_and_guard_ends_with_it() {
+    let home = Home::new();
+    let mut term = Term::spawn(
+        &home,
+        &["-q", "--", "sh", "-c", "echo READY; exec sleep 100"],
+        (80, 24),
+        &[],
+    );
+    term.expect("READY");
+    // SAFETY: signalling the guard process this test started.
+    unsafe { libc::kill(term.pid(), libc::SIGINT) };
+    assert_eq!(term.wait(), 128 + libc::SIGINT);
+    assert_ne!(term.lflag() & libc::ICANON, 0, "the terminal is restored");
+    assert!(home.run(&["verify", "last"]).status.success());
+}
