@@ -1,21 +1,19 @@
 //! `guard [OPTIONS] -- <COMMAND>` and `guard run`: load the configuration and run a session.
 
+use crate::approval;
 use crate::cli::{Approver, RunArgs};
 use crate::cmd::CliError;
 use crate::session;
+use crate::terminal::tty;
 
 pub fn cmd_run(args: RunArgs) -> Result<i32, CliError> {
     let config = crate::config::load(args.config.as_deref()).map_err(|e| {
         CliError::new(125, e.to_string())
             .hint("fix the configuration; `man guard` describes every key")
     })?;
-    if args.approver == Some(Approver::Tty) && !crate::terminal::tty::is_tty(0) {
-        return Err(
-            CliError::new(125, "--approver tty needs a terminal on stdin")
-                .hint("use --approver socket to approve from another terminal, or deny"),
-        );
-    }
     let opts = session::Options {
+        approver: approver_mode(args.approver)?,
+        approval_timeout: args.approval_timeout,
         argv: args.command,
         name: args.name,
         record_input: args.record_input,
@@ -27,4 +25,22 @@ pub fn cmd_run(args: RunArgs) -> Result<i32, CliError> {
         message: e.message,
         hint: e.hint,
     })
+}
+
+/// SPEC: the terminal when guard's stdin and stdout are terminals, otherwise nobody (deny).
+fn approver_mode(asked: Option<Approver>) -> Result<approval::Mode, CliError> {
+    let has_terminal = tty::is_tty(0) && tty::is_tty(1);
+    match asked {
+        Some(Approver::Tty) if !has_terminal => Err(CliError::new(
+            125,
+            "--approver tty needs a terminal on stdin and stdout",
+        )
+        .hint("run guard in a terminal, or use --approver deny")),
+        Some(Approver::Tty) => Ok(approval::Mode::Tty),
+        Some(Approver::Socket) => Err(CliError::new(125, "--approver socket is not available yet")
+            .hint("use --approver tty in a terminal, or --approver deny")),
+        Some(Approver::Deny) => Ok(approval::Mode::Deny),
+        None if has_terminal => Ok(approval::Mode::Tty),
+        None => Ok(approval::Mode::Deny),
+    }
 }

@@ -3,6 +3,7 @@
 
 use tokio::runtime::Runtime;
 
+use crate::approval::Approver;
 use crate::config::Config;
 use crate::record::transcript::Transcript;
 use crate::session::StartError;
@@ -17,6 +18,7 @@ pub fn start(
     _runtime: &Runtime,
     config: &Config,
     _transcript: &Transcript,
+    _approver: &Approver,
     _env: &mut ChildEnv,
 ) -> Result<Gateways, StartError> {
     if let Some(target) = config.targets.first() {

@@ -10,16 +10,20 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use crate::approval::{self, Approver};
 use crate::config::Config;
 use crate::gateway;
 use crate::record::cast::{CastHeader, CastWriter};
 use crate::record::clock::Utc;
 use crate::record::transcript::Transcript;
+use crate::terminal::screen::Shadow;
 use crate::terminal::{pty, relay, tty};
 
 /// What the user asked for, already validated.
 pub struct Options {
     pub argv: Vec<OsString>,
+    pub approver: approval::Mode,
+    pub approval_timeout: std::time::Duration,
     pub name: Option<String>,
     pub record_input: bool,
     pub no_cast: bool,
@@ -44,7 +48,7 @@ struct Records {
     started: Instant,
 }
 
-pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
+pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
     harden_process();
     let interactive = tty::is_tty(0);
     let cwd = std::env::current_dir()
@@ -57,7 +61,21 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
         .enable_all()
         .build()
         .map_err(|e| start_error(125, format!("cannot start the runtime: {e}"), None))?;
-    let gateways = match gateway::start(&runtime, &config, &records.transcript, &mut child_env) {
+    let (to_terminal, control) = tokio::sync::mpsc::unbounded_channel();
+    let asks_here = matches!(opts.approver, approval::Mode::Tty);
+    let approver = Approver::new(
+        std::mem::replace(&mut opts.approver, approval::Mode::Deny),
+        opts.approval_timeout,
+        records.transcript.clone(),
+        Some(to_terminal),
+    );
+    let gateways = match gateway::start(
+        &runtime,
+        &config,
+        &records.transcript,
+        &approver,
+        &mut child_env,
+    ) {
         Ok(gateways) => gateways,
         Err(e) => {
             records.seal(125, None, None);
@@ -91,7 +109,16 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
             records.dir.display()
         );
     }
-    let outcome = relay_child(&runtime, child, cast, &opts, interactive, size)?;
+    let shadow = asks_here.then(|| Shadow::new(size.0, size.1));
+    let outcome = relay_child(
+        &runtime,
+        child,
+        cast,
+        &opts,
+        interactive,
+        size,
+        (control, shadow),
+    )?;
     gateways.shutdown(&runtime);
     // Threads blocked on stdin must not hold the process open.
     runtime.shutdown_background();
@@ -115,6 +142,10 @@ fn relay_child(
     opts: &Options,
     interactive: bool,
     size: (u16, u16),
+    (control, shadow): (
+        tokio::sync::mpsc::UnboundedReceiver<approval::ToTerminal>,
+        Option<Shadow>,
+    ),
 ) -> Result<relay::Outcome, StartError> {
     let raw = if interactive {
         Some(tty::RawMode::enter().map_err(|e| {
@@ -134,6 +165,8 @@ fn relay_child(
         record_input: opts.record_input,
         interactive,
         size,
+        control: Some(control),
+        shadow,
     };
     let outcome = runtime.block_on(relay.run(child.reader, child.writer));
     drop(raw);

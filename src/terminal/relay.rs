@@ -19,8 +19,11 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{Instant, sleep_until};
 
+use super::overlay;
 use super::pty;
+use super::screen::Shadow;
 use super::tty;
+use crate::approval::{Answer, Prompt, ToTerminal};
 use crate::record::cast::CastWriter;
 
 const CHUNK: usize = 64 * 1024;
@@ -39,6 +42,10 @@ pub struct Relay {
     /// guard's stdin is a terminal: resizes are followed and EOF is not forwarded as ^D.
     pub interactive: bool,
     pub size: (u16, u16),
+    /// Approval prompts and recording markers from the rest of guard.
+    pub control: Option<mpsc::UnboundedReceiver<ToTerminal>>,
+    /// The model of the child's screen, kept when approvals are asked in this terminal.
+    pub shadow: Option<Shadow>,
 }
 
 pub struct Outcome {
@@ -59,10 +66,18 @@ struct Loop {
     stopped_by: Option<i32>,
     kill_at: Option<Instant>,
     cast_error: Option<String>,
+    /// Requests waiting for the human, the one shown first.
+    prompts: VecDeque<Prompt>,
+    /// The size the child was last told; differs from `relay.size` while an overlay is up.
+    child_size: (u16, u16),
 }
 
 impl Relay {
-    pub async fn run(self, reader: Box<dyn Read + Send>, writer: Box<dyn Write + Send>) -> Outcome {
+    pub async fn run(
+        mut self,
+        reader: Box<dyn Read + Send>,
+        writer: Box<dyn Write + Send>,
+    ) -> Outcome {
         let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(16);
         let (in_tx, mut in_rx) = mpsc::channel::<Vec<u8>>(16);
         let (to_child, child_rx) = mpsc::channel::<Vec<u8>>(4);
@@ -75,6 +90,9 @@ impl Relay {
             let _ = exit_tx.send(pty::wait(pid));
         });
         let mut signals = Signals::new();
+        let mut control = self.control.take();
+        let mut ticker = tokio::time::interval(Duration::from_millis(250));
+        let child_size = self.size;
         let mut state = Loop {
             relay: self,
             // SAFETY: fd 1 lives as long as the process; ManuallyDrop never closes it. Writing
@@ -86,6 +104,8 @@ impl Relay {
             stopped_by: None,
             kill_at: None,
             cast_error: None,
+            prompts: VecDeque::new(),
+            child_size,
         };
         let (mut output_open, mut stdin_open) = (true, true);
         let mut exit_code: Option<i32> = None;
@@ -109,6 +129,8 @@ impl Relay {
                     None => output_open = false,
                 },
                 Some(sig) = signals.next() => state.on_signal(sig),
+                Some(msg) = recv(&mut control) => state.on_control(msg),
+                _ = ticker.tick(), if !state.prompts.is_empty() => state.on_tick(),
                 permit = to_child.reserve(), if !state.pending.is_empty() => {
                     if let (Ok(permit), Some(bytes)) = (permit, state.pending.pop_front()) {
                         state.pending_bytes -= bytes.len();
@@ -127,6 +149,9 @@ impl Relay {
                 }
             }
         }
+        // The session is over: nobody is left to answer what still waits.
+        state.prompts.clear();
+        state.thaw();
         Outcome {
             exit_code: exit_code.unwrap_or(255),
             stopped_by: state.stopped_by,
@@ -137,13 +162,11 @@ impl Relay {
 }
 
 impl Loop {
-    /// Child output: to the terminal and into the recording.
+    /// Child output: into the model, to the terminal unless frozen, and into the recording.
     fn show(&mut self, bytes: &[u8]) {
-        if let Some(out) = self.stdout.as_mut()
-            && out.write_all(bytes).is_err()
-        {
-            // Nobody reads our stdout any more (e.g. `| head`); keep recording.
-            self.stdout = None;
+        let visible = self.relay.shadow.as_mut().is_none_or(|s| s.output(bytes));
+        if visible {
+            self.write_out(bytes);
         }
         if let Some(cast) = self.relay.cast.as_mut()
             && let Err(e) = cast.output(bytes)
@@ -153,7 +176,23 @@ impl Loop {
         }
     }
 
+    fn write_out(&mut self, bytes: &[u8]) {
+        if let Some(out) = self.stdout.as_mut()
+            && out.write_all(bytes).is_err()
+        {
+            // Nobody reads our stdout any more (e.g. `| head`); keep recording.
+            self.stdout = None;
+        }
+    }
+
     fn on_input(&mut self, bytes: Vec<u8>) {
+        if !self.prompts.is_empty() {
+            // While the overlay is up every key is guard's: none reaches the child or the cast.
+            if let Some(answer) = overlay::answer(&bytes) {
+                self.answer(answer);
+            }
+            return;
+        }
         if self.relay.record_input
             && let Some(cast) = self.relay.cast.as_mut()
             && let Err(e) = cast.input(&bytes)
@@ -221,15 +260,124 @@ impl Loop {
             return;
         }
         self.relay.size = size;
+        if self.prompts.is_empty() {
+            self.resize_child();
+        } else {
+            // The child hears of it when the overlay is gone, so it redraws once, at the end.
+            self.draw();
+        }
+    }
+
+    fn resize_child(&mut self) {
+        let size = self.relay.size;
+        if size == self.child_size {
+            return;
+        }
+        self.child_size = size;
         let _ = self.relay.master.resize(PtySize {
             rows: size.1,
             cols: size.0,
             pixel_width: 0,
             pixel_height: 0,
         });
+        if let Some(shadow) = self.relay.shadow.as_mut() {
+            shadow.resize(size.0, size.1);
+        }
         if let Some(cast) = self.relay.cast.as_mut() {
             let _ = cast.resize(size.0, size.1);
         }
+    }
+
+    fn on_control(&mut self, msg: ToTerminal) {
+        match msg {
+            ToTerminal::Marker(label) => {
+                if let Some(cast) = self.relay.cast.as_mut() {
+                    let _ = cast.marker(&label);
+                }
+            }
+            ToTerminal::Prompt(prompt) if self.relay.shadow.is_none() => {
+                // No terminal to ask in: nobody can approve.
+                let _ = prompt.reply.send(Answer::Deny);
+            }
+            ToTerminal::Prompt(prompt) => {
+                self.prompts.push_back(prompt);
+                if self.prompts.len() == 1 {
+                    let enter = self
+                        .relay
+                        .shadow
+                        .as_mut()
+                        .map(Shadow::freeze)
+                        .unwrap_or_default();
+                    self.write_out(enter.as_bytes());
+                }
+                self.draw();
+            }
+        }
+    }
+
+    fn answer(&mut self, answer: Answer) {
+        if let Some(prompt) = self.prompts.pop_front() {
+            let _ = prompt.reply.send(answer);
+        }
+        self.after_change();
+    }
+
+    /// Drops requests whose asker stopped waiting (timed out) and refreshes the countdown.
+    fn on_tick(&mut self) {
+        self.prompts.retain(|p| !p.reply.is_closed());
+        self.after_change();
+    }
+
+    fn after_change(&mut self) {
+        if self.prompts.is_empty() {
+            self.thaw();
+        } else {
+            self.draw();
+        }
+    }
+
+    fn draw(&mut self) {
+        let (Some(prompt), Some(shadow)) = (self.prompts.front(), self.relay.shadow.as_ref())
+        else {
+            return;
+        };
+        let view = overlay::View {
+            target: &prompt.target,
+            class: &prompt.class,
+            rule: &prompt.rule,
+            text: &prompt.text,
+            seconds_left: prompt
+                .deadline
+                .saturating_duration_since(Instant::now())
+                .as_secs(),
+            waiting: self.prompts.len() - 1,
+        };
+        let drawn = shadow.draw(&overlay::render(
+            &view,
+            self.relay.size.0,
+            self.relay.size.1,
+        ));
+        self.write_out(drawn.as_bytes());
+    }
+
+    /// Puts the child's screen back and tells it of any resize that happened meanwhile.
+    fn thaw(&mut self) {
+        let Some(shadow) = self.relay.shadow.as_mut() else {
+            return;
+        };
+        if !shadow.is_frozen() {
+            return;
+        }
+        let restore = shadow.thaw();
+        self.write_out(&restore);
+        self.resize_child();
+    }
+}
+
+async fn recv(control: &mut Option<mpsc::UnboundedReceiver<ToTerminal>>) -> Option<ToTerminal> {
+    match control {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 
