@@ -40,6 +40,7 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (to stdout, or one file per command into a folder)')
+            [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'List or answer the approval requests of a session run with `--approver socket`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -80,12 +81,22 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'guard;approve' {
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'The session: a full id, a unique prefix of one, or `last`')
+            [CompletionResult]::new('--code', '--code', [CompletionResultType]::ParameterName, 'The one-time code guard printed with the request on its own terminal')
+            [CompletionResult]::new('--allow', '--allow', [CompletionResultType]::ParameterName, 'Let the request through, once')
+            [CompletionResult]::new('--deny', '--deny', [CompletionResultType]::ParameterName, 'Refuse the request')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'guard;help' {
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'List recorded sessions, newest first')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (to stdout, or one file per command into a folder)')
+            [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'List or answer the approval requests of a session run with `--approver socket`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -102,6 +113,9 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             break
         }
         'guard;help;man' {
+            break
+        }
+        'guard;help;approve' {
             break
         }
         'guard;help;help' {

@@ -16,6 +16,9 @@ _guard() {
             ",$1")
                 cmd="guard"
                 ;;
+            guard,approve)
+                cmd="guard__subcmd__approve"
+                ;;
             guard,completions)
                 cmd="guard__subcmd__completions"
                 ;;
@@ -33,6 +36,9 @@ _guard() {
                 ;;
             guard,verify)
                 cmd="guard__subcmd__verify"
+                ;;
+            guard__subcmd__help,approve)
+                cmd="guard__subcmd__help__subcmd__approve"
                 ;;
             guard__subcmd__help,completions)
                 cmd="guard__subcmd__help__subcmd__completions"
@@ -59,7 +65,7 @@ _guard() {
 
     case "${cmd}" in
         guard)
-            opts="-c -n -q -h -V --config --name --approver --approval-timeout --record-input --no-cast --quiet --help --version run sessions verify completions man help"
+            opts="-c -n -q -h -V --config --name --approver --approval-timeout --record-input --no-cast --quiet --help --version run sessions verify completions man approve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -96,6 +102,28 @@ _guard() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        guard__subcmd__approve)
+            opts="-h --session --allow --deny --code --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --session)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --code)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         guard__subcmd__completions)
             opts="-h --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -111,8 +139,22 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help)
-            opts="run sessions verify completions man help"
+            opts="run sessions verify completions man approve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -37,6 +37,7 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand verify 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
+            cand approve 'List or answer the approval requests of a session run with `--approver socket`'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'guard;run'= {
@@ -71,12 +72,21 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'guard;approve'= {
+            cand --session 'The session: a full id, a unique prefix of one, or `last`'
+            cand --code 'The one-time code guard printed with the request on its own terminal'
+            cand --allow 'Let the request through, once'
+            cand --deny 'Refuse the request'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'guard;help'= {
             cand run 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)'
             cand sessions 'List recorded sessions, newest first'
             cand verify 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
+            cand approve 'List or answer the approval requests of a session run with `--approver socket`'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'guard;help;run'= {
@@ -88,6 +98,8 @@ set edit:completion:arg-completer[guard] = {|@words|
         &'guard;help;completions'= {
         }
         &'guard;help;man'= {
+        }
+        &'guard;help;approve'= {
         }
         &'guard;help;help'= {
         }

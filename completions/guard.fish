@@ -40,6 +40,7 @@ complete -c guard -n "__fish_guard_needs_command" -a "sessions" -d 'List recorde
 complete -c guard -n "__fish_guard_needs_command" -a "verify" -d 'Check a session\'s transcript chain and files; exit 1 when anything was altered or is missing'
 complete -c guard -n "__fish_guard_needs_command" -a "completions" -d 'Print a shell completion script to stdout'
 complete -c guard -n "__fish_guard_needs_command" -a "man" -d 'Write man pages (to stdout, or one file per command into a folder)'
+complete -c guard -n "__fish_guard_needs_command" -a "approve" -d 'List or answer the approval requests of a session run with `--approver socket`'
 complete -c guard -n "__fish_guard_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c guard -n "__fish_guard_using_subcommand run" -s c -l config -d 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]' -r -F
 complete -c guard -n "__fish_guard_using_subcommand run" -s n -l name -d 'A label for the session, shown by `guard sessions`' -r
@@ -57,9 +58,15 @@ complete -c guard -n "__fish_guard_using_subcommand verify" -s h -l help -d 'Pri
 complete -c guard -n "__fish_guard_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand man" -l dir -d 'Write guard.1 and one page per command into this folder instead of guard.1 to stdout' -r -F
 complete -c guard -n "__fish_guard_using_subcommand man" -s h -l help -d 'Print help'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions verify completions man help" -f -a "run" -d 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions verify completions man help" -f -a "sessions" -d 'List recorded sessions, newest first'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions verify completions man help" -f -a "verify" -d 'Check a session\'s transcript chain and files; exit 1 when anything was altered or is missing'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions verify completions man help" -f -a "completions" -d 'Print a shell completion script to stdout'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions verify completions man help" -f -a "man" -d 'Write man pages (to stdout, or one file per command into a folder)'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions verify completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c guard -n "__fish_guard_using_subcommand approve" -l session -d 'The session: a full id, a unique prefix of one, or `last`' -r
+complete -c guard -n "__fish_guard_using_subcommand approve" -l code -d 'The one-time code guard printed with the request on its own terminal' -r
+complete -c guard -n "__fish_guard_using_subcommand approve" -l allow -d 'Let the request through, once'
+complete -c guard -n "__fish_guard_using_subcommand approve" -l deny -d 'Refuse the request'
+complete -c guard -n "__fish_guard_using_subcommand approve" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions verify completions man approve help" -f -a "run" -d 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions verify completions man approve help" -f -a "sessions" -d 'List recorded sessions, newest first'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions verify completions man approve help" -f -a "verify" -d 'Check a session\'s transcript chain and files; exit 1 when anything was altered or is missing'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions verify completions man approve help" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions verify completions man approve help" -f -a "man" -d 'Write man pages (to stdout, or one file per command into a folder)'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions verify completions man approve help" -f -a "approve" -d 'List or answer the approval requests of a session run with `--approver socket`'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions verify completions man approve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -38,6 +38,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write man pages (to stdout, or one file per command into a folder).
     Man(ManArgs),
+    /// List or answer the approval requests of a session run with `--approver socket`.
+    Approve(ApproveArgs),
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +99,30 @@ pub struct VerifyArgs {
     /// A session id, a unique prefix of one, or `last`.
     #[arg(value_name = "SESSION")]
     pub session: String,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("answer").args(["allow", "deny"]).requires_all(["request", "code"]))]
+pub struct ApproveArgs {
+    /// The session: a full id, a unique prefix of one, or `last`.
+    #[arg(long, value_name = "SESSION", default_value = "last")]
+    pub session: String,
+
+    /// The request to answer; without it, the pending requests are listed.
+    #[arg(value_name = "REQUEST", requires = "answer")]
+    pub request: Option<String>,
+
+    /// Let the request through, once.
+    #[arg(long)]
+    pub allow: bool,
+
+    /// Refuse the request.
+    #[arg(long)]
+    pub deny: bool,
+
+    /// The one-time code guard printed with the request on its own terminal.
+    #[arg(long, value_name = "CODE")]
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,8 @@
 //! guard's terminal, another terminal over a socket, or nobody), the session-wide "allow this
 //! statement shape" memory, and the `approval` records and cast markers each answer leaves.
 
+pub mod socket;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,6 +46,8 @@ pub enum ToTerminal {
 /// Where requests go (SPEC, `--approver`).
 pub enum Mode {
     Tty,
+    /// Served to `guard approve` from another terminal.
+    Socket(Arc<socket::Pending>),
     Deny,
 }
 
@@ -129,6 +133,7 @@ impl Approver {
         let (answer, via) = match self.inner.mode {
             Mode::Deny => (None, "deny"),
             Mode::Tty => self.ask_terminal(&ask).await,
+            Mode::Socket(ref pending) => self.ask_socket(&ask, pending).await,
         };
         let decision = match (answer, via) {
             (Some(Answer::Once | Answer::Session), _) => Decision::Approved,
@@ -194,6 +199,36 @@ impl Approver {
             Ok(Err(_)) => (None, "tty"),
             Err(_) => (None, "timeout"),
         }
+    }
+
+    async fn ask_socket(
+        &self,
+        ask: &Ask,
+        pending: &socket::Pending,
+    ) -> (Option<Answer>, &'static str) {
+        let (reply, answer) = oneshot::channel();
+        let deadline = Instant::now() + self.inner.timeout;
+        let view = json!({"target": ask.target, "class": ask.class, "rule": ask.rule, "statement": ask.text});
+        let code = pending.insert(&ask.id, view, deadline, reply);
+        let text: String = crate::terminal::overlay::sanitize(&ask.text)
+            .chars()
+            .take(200)
+            .collect();
+        // guard's own stderr only: the child cannot read it and it is not in the recording.
+        // \r\n: the terminal may be in raw mode.
+        eprint!(
+            "\r\nguard: request {id} waits: {} on {}: {text}\r\n       guard approve {id} --allow --code {code}   (or --deny)\r\n",
+            ask.class,
+            ask.target,
+            id = ask.id
+        );
+        let result = match tokio::time::timeout_at(deadline, answer).await {
+            Ok(Ok(answer)) => (Some(answer), "socket"),
+            Ok(Err(_)) => (None, "socket"),
+            Err(_) => (None, "timeout"),
+        };
+        pending.remove(&ask.id);
+        result
     }
 
     fn allowed_shape(&self, ask: &Ask) -> Option<String> {

@@ -1,6 +1,7 @@
 //! One file per subcommand, each turning its CLI arguments into calls on the core, and the one
 //! error type at the CLI edge: what went wrong, what to do, and the exit code.
 
+pub mod approve;
 pub mod completions;
 pub mod man;
 pub mod run;
@@ -41,6 +42,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Verify(args)) => verify::cmd_verify(args),
         Some(Command::Completions(args)) => completions::cmd_completions(args),
         Some(Command::Man(args)) => man::cmd_man(args),
+        Some(Command::Approve(args)) => approve::cmd_approve(args),
     }
 }
 

@@ -37,8 +37,7 @@ fn approver_mode(asked: Option<Approver>) -> Result<approval::Mode, CliError> {
         )
         .hint("run guard in a terminal, or use --approver deny")),
         Some(Approver::Tty) => Ok(approval::Mode::Tty),
-        Some(Approver::Socket) => Err(CliError::new(125, "--approver socket is not available yet")
-            .hint("use --approver tty in a terminal, or --approver deny")),
+        Some(Approver::Socket) => Ok(approval::Mode::Socket(Default::default())),
         Some(Approver::Deny) => Ok(approval::Mode::Deny),
         None if has_terminal => Ok(approval::Mode::Tty),
         None => Ok(approval::Mode::Deny),

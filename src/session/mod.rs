@@ -61,6 +61,18 @@ pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
         .enable_all()
         .build()
         .map_err(|e| start_error(125, format!("cannot start the runtime: {e}"), None))?;
+    if let approval::Mode::Socket(pending) = &opts.approver {
+        let _entered = runtime.enter();
+        let path = records.dir.join("approve.sock");
+        if let Err(e) = approval::socket::serve(&path, pending.clone()) {
+            records.seal(125, None, None);
+            return Err(start_error(
+                125,
+                format!("cannot open the approval socket: {e}"),
+                None,
+            ));
+        }
+    }
     let (to_terminal, control) = tokio::sync::mpsc::unbounded_channel();
     let asks_here = matches!(opts.approver, approval::Mode::Tty);
     let approver = Approver::new(
@@ -120,6 +132,7 @@ pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
         (control, shadow),
     )?;
     gateways.shutdown(&runtime);
+    let _ = std::fs::remove_file(records.dir.join("approve.sock"));
     // Threads blocked on stdin must not hold the process open.
     runtime.shutdown_background();
     let cast_sha = finish_cast(outcome.cast);
