@@ -34,7 +34,10 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand --version 'Print version'
             cand run 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)'
             cand sessions 'List recorded sessions, newest first'
+            cand show 'Print a human summary of one session'
+            cand export 'Write a session as Markdown (for a pull request), JSON or a self-contained HTML page'
             cand verify 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing'
+            cand replay 'Play a session''s terminal recording; `q` quits'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
             cand approve 'List or answer the approval requests of a session run with `--approver socket`'
@@ -59,7 +62,24 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'guard;show'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'guard;export'= {
+            cand --format 'The format to write'
+            cand -o 'Write to this file instead of stdout'
+            cand --output 'Write to this file instead of stdout'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'guard;verify'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'guard;replay'= {
+            cand --speed 'Playback speed (2 is twice as fast)'
+            cand --idle-limit 'Shorten pauses longer than this many seconds'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -83,7 +103,10 @@ set edit:completion:arg-completer[guard] = {|@words|
         &'guard;help'= {
             cand run 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)'
             cand sessions 'List recorded sessions, newest first'
+            cand show 'Print a human summary of one session'
+            cand export 'Write a session as Markdown (for a pull request), JSON or a self-contained HTML page'
             cand verify 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing'
+            cand replay 'Play a session''s terminal recording; `q` quits'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
             cand approve 'List or answer the approval requests of a session run with `--approver socket`'
@@ -93,7 +116,13 @@ set edit:completion:arg-completer[guard] = {|@words|
         }
         &'guard;help;sessions'= {
         }
+        &'guard;help;show'= {
+        }
+        &'guard;help;export'= {
+        }
         &'guard;help;verify'= {
+        }
+        &'guard;help;replay'= {
         }
         &'guard;help;completions'= {
         }

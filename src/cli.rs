@@ -32,8 +32,14 @@ pub enum Command {
     Run(RunArgs),
     /// List recorded sessions, newest first.
     Sessions(SessionsArgs),
+    /// Print a human summary of one session.
+    Show(ShowArgs),
+    /// Write a session as Markdown (for a pull request), JSON or a self-contained HTML page.
+    Export(ExportArgs),
     /// Check a session's transcript chain and files; exit 1 when anything was altered or is missing.
     Verify(VerifyArgs),
+    /// Play a session's terminal recording; `q` quits.
+    Replay(ReplayArgs),
     /// Print a shell completion script to stdout.
     Completions(CompletionsArgs),
     /// Write man pages (to stdout, or one file per command into a folder).
@@ -92,6 +98,61 @@ pub struct SessionsArgs {
     /// Print one JSON document instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A session id, a unique prefix of one, or `last`.
+    #[arg(value_name = "SESSION")]
+    pub session: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A session id, a unique prefix of one, or `last`.
+    #[arg(value_name = "SESSION")]
+    pub session: String,
+
+    /// The format to write.
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: ExportFormat,
+
+    /// Write to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// GitHub-flavoured Markdown, ready for a pull request comment.
+    Markdown,
+    /// One JSON document: the session's metadata and every record.
+    Json,
+    /// One self-contained page with the summary and the terminal recording.
+    Html,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A session id, a unique prefix of one, or `last`.
+    #[arg(value_name = "SESSION")]
+    pub session: String,
+
+    /// Playback speed (2 is twice as fast).
+    #[arg(long, value_name = "X", default_value = "1", value_parser = parse_speed)]
+    pub speed: f64,
+
+    /// Shorten pauses longer than this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub idle_limit: Option<f64>,
+}
+
+/// A playback speed: a positive number.
+fn parse_speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        _ => Err(format!("`{text}` is not a positive number")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod cmd;
 mod config;
 mod gateway;
 mod record;
+mod review;
 mod session;
 mod terminal;
 

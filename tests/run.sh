@@ -36,6 +36,7 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v asciinema >/dev/null || missing+=(asciinema)
 command -v pgbouncer >/dev/null || missing+=(pgbouncer)
+command -v chromium >/dev/null || missing+=(chromium)
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v cc >/dev/null || missing+=(build-essential)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -3,9 +3,12 @@
 
 pub mod approve;
 pub mod completions;
+pub mod export;
 pub mod man;
+pub mod replay;
 pub mod run;
 pub mod sessions;
+pub mod show;
 pub mod verify;
 
 use crate::cli::{Cli, Command};
@@ -39,7 +42,10 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         None => run::cmd_run(cli.run),
         Some(Command::Run(args)) => run::cmd_run(args),
         Some(Command::Sessions(args)) => sessions::cmd_sessions(args),
+        Some(Command::Show(args)) => show::cmd_show(args),
+        Some(Command::Export(args)) => export::cmd_export(args),
         Some(Command::Verify(args)) => verify::cmd_verify(args),
+        Some(Command::Replay(args)) => replay::cmd_replay(args),
         Some(Command::Completions(args)) => completions::cmd_completions(args),
         Some(Command::Man(args)) => man::cmd_man(args),
         Some(Command::Approve(args)) => approve::cmd_approve(args),

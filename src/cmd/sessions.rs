@@ -1,9 +1,11 @@
-//! `guard sessions [--json]`: recorded sessions, newest first.
+//! `guard sessions [--json]`: recorded sessions, newest first, with what the agent ran against
+//! the targets (by decision) and whether each session's records verify.
 
 use serde_json::{Value, json};
 
 use crate::cli::SessionsArgs;
 use crate::cmd::CliError;
+use crate::review::{Session, human_duration};
 use crate::session::folder;
 
 pub fn cmd_sessions(args: SessionsArgs) -> Result<i32, CliError> {
@@ -13,8 +15,8 @@ pub fn cmd_sessions(args: SessionsArgs) -> Result<i32, CliError> {
     })?;
     let root = folder::sessions_dir().map_err(|e| CliError::new(1, e.to_string()))?;
     let rows: Vec<Value> = ids
-        .iter()
-        .map(|id| summary(id, folder::read_metadata(&root.join(id))))
+        .into_iter()
+        .map(|id| summary(&Session::load(id.clone(), root.join(&id))))
         .collect();
     if args.json {
         println!(
@@ -28,56 +30,57 @@ pub fn cmd_sessions(args: SessionsArgs) -> Result<i32, CliError> {
         return Ok(0);
     }
     println!(
-        "{:<24} {:<12} {:<20} {:>9} {:>5}  COMMAND",
-        "ID", "NAME", "START", "DURATION", "EXIT"
+        "{:<24} {:<12} {:<19} {:>8} {:>4} {:<20} {:<8} COMMAND",
+        "ID", "NAME", "START", "DURATION", "EXIT", "STATEMENTS", "VERIFIED"
     );
     for row in &rows {
         println!(
-            "{:<24} {:<12} {:<20} {:>9} {:>5}  {}",
+            "{:<24} {:<12} {:<19} {:>8} {:>4} {:<20} {:<8} {}",
             row["id"].as_str().unwrap_or(""),
             clip(row["name"].as_str().unwrap_or("-"), 12),
             row["start"].as_str().unwrap_or("").get(..19).unwrap_or(""),
             row["duration_ms"]
                 .as_u64()
-                .map(duration)
-                .unwrap_or_else(|| "running".into()),
+                .map(human_duration)
+                .unwrap_or_else(|| "-".into()),
             row["exit_code"]
                 .as_i64()
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "-".into()),
-            row["command"].as_str().unwrap_or(""),
+            decisions(&row["decisions"]),
+            if row["verified"] == true { "yes" } else { "NO" },
+            clip(row["command"].as_str().unwrap_or(""), 40),
         );
     }
     Ok(0)
 }
 
-fn summary(id: &str, meta: Option<Value>) -> Value {
-    let meta = meta.unwrap_or(Value::Null);
-    let command = meta["command"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default();
+fn summary(s: &Session) -> Value {
     json!({
-        "id": id,
-        "name": meta["name"],
-        "command": command,
-        "start": meta["start"],
-        "end": meta["end"],
-        "duration_ms": meta["duration_ms"],
-        "exit_code": meta["exit_code"],
+        "id": s.id,
+        "name": s.meta["name"],
+        "command": s.command(),
+        "start": s.meta["start"],
+        "end": s.meta["end"],
+        "duration_ms": s.meta["duration_ms"],
+        "exit_code": s.meta["exit_code"],
+        "decisions": s.decisions(),
+        "verified": s.verdict.intact(),
     })
 }
 
-fn duration(ms: u64) -> String {
-    match ms {
-        ms if ms < 60_000 => format!("{:.1}s", ms as f64 / 1000.0),
-        ms if ms < 3_600_000 => format!("{}m{:02}s", ms / 60_000, ms / 1000 % 60),
-        ms => format!("{}h{:02}m", ms / 3_600_000, ms / 60_000 % 60),
+/// `allow 12 deny 1`, or `-` when nothing was run against a target.
+fn decisions(counts: &Value) -> String {
+    let parts: Vec<String> = counts
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(d, n)| format!("{d} {n}"))
+        .collect();
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(" ")
     }
 }
 

@@ -88,8 +88,19 @@ pub fn list_ids() -> io::Result<Vec<String>> {
         .filter_map(|e| e.file_name().into_string().ok())
         .filter(|name| !name.starts_with('.'))
         .collect();
-    ids.sort_unstable_by(|a, b| b.cmp(a));
-    Ok(ids)
+    // Ids carry the start to the second; within a second, session.json's start (milliseconds)
+    // orders them.
+    let mut keyed: Vec<(String, String)> = ids
+        .into_iter()
+        .map(|id| {
+            let start = read_metadata(&root.join(&id))
+                .and_then(|m| m["start"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            (id, start)
+        })
+        .collect();
+    keyed.sort_unstable_by(|a, b| (b.0.get(..16), &b.1, &b.0).cmp(&(a.0.get(..16), &a.1, &a.0)));
+    Ok(keyed.into_iter().map(|(id, _)| id).collect())
 }
 
 #[derive(Debug, thiserror::Error)]
