@@ -108,3 +108,49 @@ fn sessions_resolve_by_prefix_and_refuse_unknown_ones() {
     assert!(stderr(&out).contains("no session matches `nope`"));
     assert!(stderr(&out).contains("hint: "));
 }
+
+#[test]
+fn an_edited_decision_fails() {
+    let home = Home::new();
+    let dir = support::fixture::write_session(home.path());
+    let path = dir.join("transcript.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen("\"decision\":\"deny\"", "\"decision\":\"allow\"", 1),
+    )
+    .unwrap();
+    let (code, err) = verify(&home);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("transcript.jsonl line 7") && err.contains("altered"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_swapped_pair_of_records_fails() {
+    let home = Home::new();
+    let dir = support::fixture::write_session(home.path());
+    let path = dir.join("transcript.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.swap(3, 4);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let (code, err) = verify(&home);
+    assert_eq!(code, 1);
+    assert!(err.contains("line 4"), "{err}");
+}
+
+#[test]
+fn a_truncated_cast_fails() {
+    let home = Home::new();
+    let dir = support::fixture::write_session(home.path());
+    edit(&dir.join("session.cast"), |b| b.truncate(b.len() - 7));
+    let (code, err) = verify(&home);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("session.cast") && err.contains("truncated"),
+        "{err}"
+    );
+}

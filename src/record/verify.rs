@@ -152,12 +152,75 @@ fn check_cast(dir: &Path, end: &Value, problems: &mut Vec<String>) {
     let Some(sealed) = end["cast_sha256"].as_str() else {
         return; // recorded with --no-cast
     };
-    match std::fs::read(dir.join("session.cast")) {
-        Ok(bytes) if sha256_hex(&bytes) == sealed => {}
+    let path = dir.join("session.cast");
+    if let Err(problem) = check_cast_shape(&path) {
+        problems.push(problem);
+        return;
+    }
+    match file_sha256(&path) {
+        Ok(digest) if digest == sealed => {}
         Ok(_) => {
             problems.push("session.cast differs from the recording the transcript sealed".into())
         }
         Err(e) => problems.push(format!("session.cast cannot be read: {e}")),
+    }
+}
+
+/// The cast is a header line and whole events, in time order, ending with a newline.
+fn check_cast_shape(path: &Path) -> Result<(), String> {
+    use std::io::BufRead;
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("session.cast cannot be read: {e}"))?;
+    let mut last = 0.0f64;
+    for (i, line) in std::io::BufReader::new(file).split(b'\n').enumerate() {
+        let line = line.map_err(|e| format!("session.cast cannot be read: {e}"))?;
+        let n = i + 1;
+        if i == 0 {
+            let header: Option<Value> = serde_json::from_slice(&line).ok();
+            if header.as_ref().and_then(|h| h["version"].as_u64()) != Some(2) {
+                return Err("session.cast line 1: not an asciicast v2 header".into());
+            }
+            continue;
+        }
+        let Ok((t, _, _)) = serde_json::from_slice::<(f64, String, String)>(&line) else {
+            return Err(format!(
+                "session.cast line {n}: not a whole event (truncated or altered)"
+            ));
+        };
+        if t < last {
+            return Err(format!(
+                "session.cast line {n}: time goes backwards (events reordered)"
+            ));
+        }
+        last = t;
+    }
+    if !ends_with_newline(path) {
+        return Err("session.cast does not end with a whole line: it was truncated".into());
+    }
+    Ok(())
+}
+
+fn ends_with_newline(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::End(-1)).is_ok() && file.read_exact(&mut last).is_ok() && last[0] == b'\n'
+}
+
+/// Hashes a file in pieces: a recording can be far larger than is worth holding in memory.
+fn file_sha256(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match file.read(&mut buf)? {
+            0 => return Ok(super::hex(&hasher.finalize())),
+            n => hasher.update(&buf[..n]),
+        }
     }
 }
 

@@ -8,8 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::terminal::overlay::sanitize;
 use crate::terminal::tty;
 
@@ -90,10 +88,4 @@ fn watch_for_quit() -> Arc<AtomicBool> {
         }
     });
     quit
-}
-
-/// The header of a cast, for callers that want its size.
-pub fn header(cast: &Path) -> Option<Value> {
-    let text = std::fs::read_to_string(cast).ok()?;
-    serde_json::from_str(text.lines().next()?).ok()
 }

@@ -2,6 +2,7 @@
 //! and a real PostgreSQL server in a temporary folder on a free loopback port.
 #![allow(dead_code)]
 
+pub mod fixture;
 pub mod postgres;
 pub mod term;
 
