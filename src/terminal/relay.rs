@@ -78,23 +78,62 @@ impl Relay {
         reader: Box<dyn Read + Send>,
         writer: Box<dyn Write + Send>,
     ) -> Outcome {
-        let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(16);
-        let (in_tx, mut in_rx) = mpsc::channel::<Vec<u8>>(16);
+        let ends = Endpoints::start(self.pid, reader, writer, self.control.take());
+        let mut state = Loop::new(self);
+        let exit_code = state.pump(ends).await;
+        // The session is over: nobody is left to answer what still waits.
+        state.prompts.clear();
+        state.thaw();
+        Outcome {
+            exit_code,
+            stopped_by: state.stopped_by,
+            cast: state.relay.cast.take(),
+            cast_error: state.cast_error,
+        }
+    }
+}
+
+/// The channels to the blocking endpoints, each served by a thread of its own.
+struct Endpoints {
+    output: mpsc::Receiver<Vec<u8>>,
+    input: mpsc::Receiver<Vec<u8>>,
+    to_child: mpsc::Sender<Vec<u8>>,
+    exit: oneshot::Receiver<i32>,
+    control: Option<mpsc::UnboundedReceiver<ToTerminal>>,
+}
+
+impl Endpoints {
+    fn start(
+        pid: i32,
+        reader: Box<dyn Read + Send>,
+        writer: Box<dyn Write + Send>,
+        control: Option<mpsc::UnboundedReceiver<ToTerminal>>,
+    ) -> Self {
+        let (out_tx, output) = mpsc::channel::<Vec<u8>>(16);
+        let (in_tx, input) = mpsc::channel::<Vec<u8>>(16);
         let (to_child, child_rx) = mpsc::channel::<Vec<u8>>(4);
-        let (exit_tx, mut exit_rx) = oneshot::channel::<i32>();
+        let (exit_tx, exit) = oneshot::channel::<i32>();
         spawn_reader(reader, out_tx);
         spawn_stdin(in_tx);
         spawn_writer(writer, child_rx);
-        let pid = self.pid;
         std::thread::spawn(move || {
             let _ = exit_tx.send(pty::wait(pid));
         });
-        let mut signals = Signals::new();
-        let mut control = self.control.take();
-        let mut ticker = tokio::time::interval(Duration::from_millis(250));
-        let child_size = self.size;
-        let mut state = Loop {
-            relay: self,
+        Endpoints {
+            output,
+            input,
+            to_child,
+            exit,
+            control,
+        }
+    }
+}
+
+impl Loop {
+    fn new(relay: Relay) -> Self {
+        let child_size = relay.size;
+        Loop {
+            relay,
             // SAFETY: fd 1 lives as long as the process; ManuallyDrop never closes it. Writing
             // through a File avoids std's line buffering of Stdout.
             stdout: Some(ManuallyDrop::new(unsafe { File::from_raw_fd(1) })),
@@ -106,57 +145,54 @@ impl Relay {
             cast_error: None,
             prompts: VecDeque::new(),
             child_size,
-        };
+        }
+    }
+
+    /// Moves bytes and events until the child has exited and its output is drained; returns
+    /// the child's exit code.
+    async fn pump(&mut self, mut ends: Endpoints) -> i32 {
+        let mut signals = Signals::new();
+        let mut ticker = tokio::time::interval(Duration::from_millis(250));
         let (mut output_open, mut stdin_open) = (true, true);
         let mut exit_code: Option<i32> = None;
         let mut drain_until: Option<Instant> = None;
         loop {
-            if exit_code.is_some()
-                && (!output_open || drain_until.is_some_and(|d| Instant::now() >= d))
-            {
-                break;
+            let drained = !output_open || drain_until.is_some_and(|d| Instant::now() >= d);
+            if let Some(code) = exit_code.filter(|_| drained) {
+                return code;
             }
-            let deadline = [state.kill_at, drain_until].into_iter().flatten().min();
+            let deadline = [self.kill_at, drain_until].into_iter().flatten().min();
             tokio::select! {
                 biased;
-                code = &mut exit_rx, if exit_code.is_none() => {
+                code = &mut ends.exit, if exit_code.is_none() => {
                     exit_code = Some(code.unwrap_or(255));
                     drain_until = Some(Instant::now() + DRAIN);
-                    state.kill_at = None;
+                    self.kill_at = None;
                 }
-                chunk = out_rx.recv(), if output_open => match chunk {
-                    Some(bytes) => state.show(&bytes),
+                chunk = ends.output.recv(), if output_open => match chunk {
+                    Some(bytes) => self.show(&bytes),
                     None => output_open = false,
                 },
-                Some(sig) = signals.next() => state.on_signal(sig),
-                Some(msg) = recv(&mut control) => state.on_control(msg),
-                _ = ticker.tick(), if !state.prompts.is_empty() => state.on_tick(),
-                permit = to_child.reserve(), if !state.pending.is_empty() => {
-                    if let (Ok(permit), Some(bytes)) = (permit, state.pending.pop_front()) {
-                        state.pending_bytes -= bytes.len();
+                Some(sig) = signals.next() => self.on_signal(sig),
+                Some(msg) = recv(&mut ends.control) => self.on_control(msg),
+                _ = ticker.tick(), if !self.prompts.is_empty() => self.on_tick(),
+                permit = ends.to_child.reserve(), if !self.pending.is_empty() => {
+                    if let (Ok(permit), Some(bytes)) = (permit, self.pending.pop_front()) {
+                        self.pending_bytes -= bytes.len();
                         permit.send(bytes);
                     }
                 }
-                chunk = in_rx.recv(), if stdin_open && state.pending_bytes < INPUT_LIMIT => match chunk {
-                    Some(bytes) => state.on_input(bytes),
+                chunk = ends.input.recv(), if stdin_open && self.pending_bytes < INPUT_LIMIT => match chunk {
+                    Some(bytes) => self.on_input(bytes),
                     None => {
                         stdin_open = false;
-                        state.on_input_eof();
+                        self.on_input_eof();
                     }
                 },
                 _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                    state.on_deadline();
+                    self.on_deadline();
                 }
             }
-        }
-        // The session is over: nobody is left to answer what still waits.
-        state.prompts.clear();
-        state.thaw();
-        Outcome {
-            exit_code: exit_code.unwrap_or(255),
-            stopped_by: state.stopped_by,
-            cast: state.relay.cast.take(),
-            cast_error: state.cast_error,
         }
     }
 }
