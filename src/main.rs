@@ -1,5 +1,6 @@
 //! guard: run an AI coding agent with guarded access to internal services.
 
+mod broker;
 mod cli;
 mod cmd;
 mod config;

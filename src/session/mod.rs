@@ -4,12 +4,14 @@
 pub mod env;
 pub mod folder;
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
+use crate::broker::{self, CredentialHandle, Leases};
 use crate::config::Config;
 use crate::gateway;
 use crate::record::cast::{CastHeader, CastWriter};
@@ -51,6 +53,9 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
     let cwd = std::env::current_dir()
         .map_err(|e| start_error(125, format!("no working directory: {e}"), None))?;
     let mut child_env = env::scrub(std::env::vars_os(), &config.env);
+    for name in broker::credential_vars(&config) {
+        child_env.remove(name);
+    }
     let records = open_records(&opts, &config, &cwd, &child_env.removed)?;
     child_env.set("GUARD_SESSION_ID", records.id.as_str());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -58,9 +63,26 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
         .enable_all()
         .build()
         .map_err(|e| start_error(125, format!("cannot start the runtime: {e}"), None))?;
-    let gateways = match gateway::start(&runtime, &config, &records.transcript, &mut child_env) {
+    let leases = Leases::new(records.transcript.clone());
+    // Handed to the gateways; kept until the leases are revoked, after they stop.
+    let credentials = match lease_credentials(&runtime, &config, &records, &leases, opts.quiet) {
+        Ok(credentials) => credentials,
+        Err(e) => {
+            runtime.block_on(leases.revoke_all());
+            records.seal(e.code, None, None);
+            return Err(e);
+        }
+    };
+    let gateway_config = gateway_config(&config);
+    let gateways = match gateway::start(
+        &runtime,
+        &gateway_config,
+        &records.transcript,
+        &mut child_env,
+    ) {
         Ok(gateways) => gateways,
         Err(e) => {
+            runtime.block_on(leases.revoke_all());
             records.seal(125, None, None);
             return Err(e);
         }
@@ -81,6 +103,7 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
             let code = e.exit_code();
             let cast_sha = finish_cast(cast, &records);
             gateways.shutdown(&runtime);
+            runtime.block_on(leases.revoke_all());
             records.seal(code, None, cast_sha);
             return Err(start_error(code, e.to_string(), Some(spawn_hint(code))));
         }
@@ -92,8 +115,13 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
             records.dir.display()
         );
     }
-    let outcome = relay_child(&runtime, child, cast, &opts, interactive, size)?;
+    let outcome = relay_child(&runtime, child, cast, &opts, interactive, size);
     gateways.shutdown(&runtime);
+    // The relay returns on every way the child ends, signals to guard included (it ends the
+    // child then): this is the one place the leases are revoked after a run.
+    runtime.block_on(leases.revoke_all());
+    drop(credentials);
+    let outcome = outcome?;
     // Threads blocked on stdin must not hold the process open.
     runtime.shutdown_background();
     let cast_sha = finish_cast(outcome.cast, &records);
@@ -107,6 +135,84 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
         eprintln!("guard: session {id} ended (exit {code}); review it with `guard verify {id}`");
     }
     Ok(code)
+}
+
+/// A credential handle for every target that has credentials. Leases issued before a failure
+/// stay in `leases` for the caller to revoke. SIGINT, SIGTERM or SIGHUP while waiting for the
+/// broker stop the session before the child starts (exit 128+N) rather than leave leases behind.
+fn lease_credentials(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+    records: &Records,
+    leases: &Leases,
+    quiet: bool,
+) -> Result<HashMap<String, CredentialHandle>, StartError> {
+    let progress = |what: &str| {
+        if !quiet {
+            eprintln!("guard: {what}...");
+        }
+    };
+    let env = broker::process_env;
+    let acquired = runtime.block_on(async {
+        let acquire = broker::acquire(config, &records.transcript, leases, &env, &progress);
+        tokio::select! {
+            acquired = acquire => Ok(acquired),
+            signal = interrupted() => Err(signal),
+        }
+    });
+    let acquired = match acquired {
+        Ok(acquired) => acquired,
+        Err(signal) => {
+            let message = format!("interrupted by signal {signal} before the command started");
+            return Err(start_error(128 + signal, message, None));
+        }
+    };
+    let acquired = acquired.map_err(|e| {
+        let hint = e.error.hint();
+        start_error(125, e.to_string(), Some(hint))
+    })?;
+    for warning in &acquired.warnings {
+        eprintln!("guard: warning: {warning}");
+    }
+    Ok(acquired.handles)
+}
+
+/// The first of SIGINT, SIGTERM and SIGHUP; pending forever when none can be watched.
+async fn interrupted() -> i32 {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    async fn next(signal: Option<&mut Signal>) {
+        match signal {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    let watch = |sig: i32| signal(SignalKind::from_raw(sig)).ok();
+    let (mut int, mut term, mut hup) = (
+        watch(libc::SIGINT),
+        watch(libc::SIGTERM),
+        watch(libc::SIGHUP),
+    );
+    tokio::select! {
+        _ = next(int.as_mut()) => libc::SIGINT,
+        _ = next(term.as_mut()) => libc::SIGTERM,
+        _ = next(hup.as_mut()) => libc::SIGHUP,
+    }
+}
+
+/// The configuration the gateways serve. Debug builds honour GUARD_TEST_NO_GATEWAYS so the
+/// broker's integration tests can run sessions with targets while the gateways do not serve
+/// them yet; release builds never look at it.
+fn gateway_config(config: &Config) -> std::borrow::Cow<'_, Config> {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("GUARD_TEST_NO_GATEWAYS").is_some() {
+        return std::borrow::Cow::Owned(Config {
+            targets: Vec::new(),
+            ..config.clone()
+        });
+    }
+    std::borrow::Cow::Borrowed(config)
 }
 
 fn relay_child(
@@ -164,7 +270,7 @@ fn open_records(
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let targets: Vec<Value> = config.targets.iter().map(|t| json!({"name": t.name, "kind": format!("{:?}", t.kind).to_lowercase(), "upstream": t.upstream})).collect();
+    let targets: Vec<Value> = config.targets.iter().map(|t| json!({"name": t.name, "kind": format!("{:?}", t.kind).to_lowercase(), "upstream": t.upstream, "credentials": broker::describe(t.credentials.as_ref(), config.broker.as_ref())})).collect();
     transcript
         .append(
             "session_start",
