@@ -65,11 +65,6 @@ impl Leases {
         }
     }
 
-    /// Leases that `revoke_all` would revoke now.
-    pub fn count(&self) -> usize {
-        lock(&self.shared.active).len()
-    }
-
     pub(super) fn track(&self, target: &str, source: Source, lease_id: &str, client: &Arc<Client>) {
         lock(&self.shared.active).push(Tracked {
             target: target.to_string(),

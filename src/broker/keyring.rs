@@ -85,6 +85,11 @@ impl Keyring {
         Ok(Keyring { kind })
     }
 
+    /// `GUARD_KEYRING=none`: nothing can be stored.
+    pub fn disabled(&self) -> bool {
+        matches!(self.kind, Kind::Disabled)
+    }
+
     /// Which keyring this is, for messages.
     pub fn describe(&self) -> String {
         match &self.kind {
