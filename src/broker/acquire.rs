@@ -3,6 +3,7 @@
 //! they are issued and kept alive by a keeper task; static credentials come from guard's own
 //! environment. Every secret is registered for redaction before anything is recorded.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -35,6 +36,16 @@ pub struct Acquired {
     pub warnings: Vec<String>,
 }
 
+/// What every step of acquiring shares.
+struct Ctx<'a> {
+    transcript: &'a Transcript,
+    leases: &'a Leases,
+    env: Env<'a>,
+    progress: &'a dyn Fn(&str),
+    broker: Option<(Arc<Client>, Source)>,
+    warnings: RefCell<Vec<String>>,
+}
+
 /// Gets every target's credential. Leases issued before a failure stay in `leases`, which the
 /// caller revokes. `progress` is told what guard waits for when it takes longer than half a second.
 pub async fn acquire(
@@ -44,72 +55,64 @@ pub async fn acquire(
     env: Env<'_>,
     progress: &dyn Fn(&str),
 ) -> Result<Acquired, AcquireError> {
-    let mut acquired = Acquired {
-        handles: HashMap::new(),
-        warnings: Vec::new(),
+    let mut ctx = Ctx {
+        transcript,
+        leases,
+        env,
+        progress,
+        broker: None,
+        warnings: RefCell::new(Vec::new()),
     };
     let uses_broker = config
         .targets
         .iter()
         .any(|t| matches!(t.credentials, Some(Credentials::Broker { .. })));
-    let broker = if uses_broker {
-        Some(connect(config, transcript, env, progress, &mut acquired.warnings).await?)
-    } else {
-        None
-    };
+    if uses_broker {
+        ctx.broker = Some(connect(config, &ctx).await.map_err(|error| AcquireError {
+            target: None,
+            error,
+        })?);
+    }
+    let mut handles = HashMap::new();
     for target in &config.targets {
         let Some(credentials) = &target.credentials else {
             continue;
         };
-        let handle = handle_for(
-            target,
-            credentials,
-            broker.as_ref(),
-            transcript,
-            leases,
-            env,
-            progress,
-        )
-        .await
-        .map_err(|error| AcquireError {
-            target: Some(target.name.clone()),
-            error,
-        })?;
-        acquired.handles.insert(target.name.clone(), handle);
+        let handle = handle_for(target, credentials, &ctx)
+            .await
+            .map_err(|error| AcquireError {
+                target: Some(target.name.clone()),
+                error,
+            })?;
+        handles.insert(target.name.clone(), handle);
     }
-    Ok(acquired)
+    Ok(Acquired {
+        handles,
+        warnings: ctx.warnings.into_inner(),
+    })
 }
 
 async fn handle_for(
     target: &Target,
     credentials: &Credentials,
-    broker: Option<&(Arc<Client>, Source)>,
-    transcript: &Transcript,
-    leases: &Leases,
-    env: Env<'_>,
-    progress: &dyn Fn(&str),
+    ctx: &Ctx<'_>,
 ) -> Result<CredentialHandle, BrokerError> {
     let credential = match credentials {
         Credentials::Broker { path, field } => {
-            let (client, source) = broker.ok_or(BrokerError::NoAddress)?;
             let label = format!("leasing credentials for {}", target.name);
-            let leased = lease(
-                target,
-                path,
-                field.as_deref(),
-                client,
-                *source,
-                transcript,
-                leases,
-            );
-            return slow(&label, progress, leased).await;
+            return slow(
+                &label,
+                ctx.progress,
+                lease(target, path, field.as_deref(), ctx),
+            )
+            .await;
         }
         Credentials::StaticPassword {
             username,
             password_env,
-        } => Credential::new(username, from_env(target, password_env, env, transcript)?),
+        } => Credential::new(username, from_env(target, password_env, ctx)?),
         Credentials::StaticValue { value_env } => {
-            Credential::value(from_env(target, value_env, env, transcript)?)
+            Credential::value(from_env(target, value_env, ctx)?)
         }
     };
     Ok(CredentialHandle::new(
@@ -120,29 +123,16 @@ async fn handle_for(
 }
 
 /// Finds and checks the broker token; the client every broker target shares.
-async fn connect(
-    config: &Config,
-    transcript: &Transcript,
-    env: Env<'_>,
-    progress: &dyn Fn(&str),
-    warnings: &mut Vec<String>,
-) -> Result<(Arc<Client>, Source), AcquireError> {
-    let fail = |error| AcquireError {
-        target: None,
-        error,
-    };
-    let settings = Settings::resolve(None, config.broker.as_ref(), env)
-        .ok_or(BrokerError::NoAddress)
-        .map_err(fail)?;
-    let token = token::find(&settings.address, env).map_err(fail)?;
-    transcript.redact(token.secret.expose_secret());
-    let client = Arc::new(Client::new(&settings, &token.secret).map_err(fail)?);
+async fn connect(config: &Config, ctx: &Ctx<'_>) -> Result<(Arc<Client>, Source), BrokerError> {
+    let settings =
+        Settings::resolve(None, config.broker.as_ref(), ctx.env).ok_or(BrokerError::NoAddress)?;
+    let token = token::find(&settings.address, ctx.env)?;
+    ctx.transcript.redact(token.secret.expose_secret());
+    let client = Arc::new(Client::new(&settings, &token.secret)?);
     let label = format!("checking the broker token at {}", settings.address);
-    let info = slow(&label, progress, token::check(&client, &token.source))
-        .await
-        .map_err(fail)?;
+    let info = slow(&label, ctx.progress, token::check(&client, &token.source)).await?;
     if let Some(warning) = token::expiry_warning(&info, LIKELY_SESSION) {
-        warnings.push(warning);
+        ctx.warnings.borrow_mut().push(warning);
     }
     Ok((client, Source::from(settings.kind)))
 }
@@ -152,28 +142,36 @@ async fn lease(
     target: &Target,
     path: &str,
     field: Option<&str>,
-    client: &Arc<Client>,
-    source: Source,
-    transcript: &Transcript,
-    leases: &Leases,
+    ctx: &Ctx<'_>,
 ) -> Result<CredentialHandle, BrokerError> {
-    let rec = Rec::new(transcript, &target.name, source);
+    let (client, source) = ctx.broker.as_ref().ok_or(BrokerError::NoAddress)?;
+    let rec = Rec::new(ctx.transcript, &target.name, *source);
     let sent = Instant::now();
     let issued = client
         .read(path, field)
         .await
         .inspect_err(|e| rec.failed(e))?;
-    transcript.redact(issued.credential.password.expose_secret());
+    ctx.transcript
+        .redact(issued.credential.password.expose_secret());
     let lease_id = issued.lease.as_ref().map(|g| g.lease_id.as_str());
     if let Some(id) = lease_id {
-        leases.track(&target.name, source, id, client);
+        ctx.leases.track(&target.name, *source, id, client);
     }
     rec.write("issued", lease_id, issued.ttl_s, None);
-    let handle = CredentialHandle::new(&target.name, source, issued.credential);
+    if let Some(id) = lease_id
+        && !client.can_revoke(id).await
+    {
+        ctx.warnings.borrow_mut().push(format!(
+            "target `{}`: the token may not revoke its leases (`update` on sys/leases/revoke/{path}/*), \
+             so its credentials outlive the session until their TTL ends",
+            target.name
+        ));
+    }
+    let handle = CredentialHandle::new(&target.name, *source, issued.credential);
     if let Some(grant) = issued.lease.filter(|g| !g.duration.is_zero()) {
-        leases.keep(Keeper {
+        ctx.leases.keep(Keeper {
             target: target.name.clone(),
-            source,
+            source: *source,
             path: path.to_string(),
             field: field.map(str::to_string),
             client: Arc::clone(client),
@@ -186,19 +184,14 @@ async fn lease(
 }
 
 /// A static secret from guard's own environment (it never reaches the child's).
-fn from_env(
-    target: &Target,
-    name: &str,
-    env: Env,
-    transcript: &Transcript,
-) -> Result<SecretString, BrokerError> {
-    let rec = Rec::new(transcript, &target.name, Source::Static);
-    let Some(value) = env(name) else {
+fn from_env(target: &Target, name: &str, ctx: &Ctx<'_>) -> Result<SecretString, BrokerError> {
+    let rec = Rec::new(ctx.transcript, &target.name, Source::Static);
+    let Some(value) = (ctx.env)(name) else {
         let error = BrokerError::EnvUnset(name.to_string());
         rec.failed(&error);
         return Err(error);
     };
-    transcript.redact(&value);
+    ctx.transcript.redact(&value);
     rec.write("issued", None, None, None);
     Ok(SecretString::from(value))
 }

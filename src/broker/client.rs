@@ -131,12 +131,35 @@ impl Client {
         parse_grant(path, &answer)?.ok_or_else(|| bad(path, "the renewal carries no lease"))
     }
 
-    /// `PUT sys/leases/revoke`; revoking a lease that already ended succeeds.
+    /// `PUT sys/leases/revoke/<lease_id>`; revoking a lease that already ended succeeds. The
+    /// path form lets a policy grant revocation of one role's leases only
+    /// (`sys/leases/revoke/database/creds/ro/*`) instead of every lease in the broker.
     pub async fn revoke(&self, lease_id: &str) -> Result<(), BrokerError> {
+        if path_safe(lease_id) {
+            let path = format!("sys/leases/revoke/{lease_id}");
+            return self.call(Method::PUT, &path, None).await.map(drop);
+        }
         let body = json!({ "lease_id": lease_id });
         self.call(Method::PUT, "sys/leases/revoke", Some(body))
             .await
             .map(drop)
+    }
+
+    /// Whether the token may revoke this lease; `true` when the broker will not say, so the
+    /// revocation itself reports any refusal.
+    pub async fn can_revoke(&self, lease_id: &str) -> bool {
+        let path = if path_safe(lease_id) {
+            format!("sys/leases/revoke/{lease_id}")
+        } else {
+            "sys/leases/revoke".to_string()
+        };
+        match self.capabilities(&[path.as_str()]).await {
+            Ok(caps) => caps.get(&path).is_none_or(|caps| {
+                caps.iter()
+                    .any(|c| c == "update" || c == "sudo" || c == "root")
+            }),
+            Err(_) => true,
+        }
     }
 
     /// `POST sys/capabilities-self`: what the token may do on each path (no secret is read).
@@ -191,6 +214,15 @@ impl Client {
             reason: describe(e),
         }
     }
+}
+
+/// Lease ids are `<path>/<random>`; anything else goes in a JSON body, not a URL.
+fn path_safe(lease_id: &str) -> bool {
+    !lease_id.is_empty()
+        && !lease_id.contains("..")
+        && lease_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_.-".contains(&b))
 }
 
 /// The status and body of an answer, as a JSON value or the error it means.
@@ -517,6 +549,15 @@ mod tests {
             parse_token_info("p", &body).unwrap().ttl,
             Some(Duration::from_secs(90))
         );
+    }
+
+    #[test]
+    fn only_plain_lease_ids_go_into_the_url() {
+        assert!(path_safe("database/creds/ro/AbC123xyz"));
+        assert!(!path_safe("database/creds/ro/../../sys/seal"));
+        assert!(!path_safe("a b"));
+        assert!(!path_safe("a?b"));
+        assert!(!path_safe(""));
     }
 
     #[test]

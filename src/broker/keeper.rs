@@ -110,7 +110,14 @@ impl Leases {
             let rec = Rec::new(&self.shared.transcript, &lease.target, lease.source);
             match result {
                 Ok(Ok(())) => rec.write("revoked", Some(&lease.lease_id), None, None),
-                Ok(Err(e)) => self.revoke_failed(&rec, &lease, &e.to_string()),
+                Ok(Err(e)) => {
+                    self.revoke_failed(&rec, &lease, &e.to_string());
+                    if matches!(e, BrokerError::PermissionDenied { .. }) {
+                        eprintln!(
+                            "hint: a policy with `update` on sys/leases/revoke/<path>/* lets guard revoke them"
+                        );
+                    }
+                }
                 Err(_) => self.revoke_failed(&rec, &lease, "the broker did not answer in time"),
             }
         }

@@ -161,7 +161,7 @@ pub enum BrokerError {
     NoToken { address: String },
     #[error("the broker at {address} refused the token from {from} (invalid, expired or revoked)")]
     TokenRefused { address: String, from: String },
-    #[error("permission denied reading `{path}`")]
+    #[error("permission denied on `{path}`")]
     PermissionDenied { path: String },
     #[error("nothing at `{path}`: {message}")]
     NotFound { path: String, message: String },
@@ -200,7 +200,7 @@ impl BrokerError {
                 "get a fresh token and run `guard login` (or fix {from}); `guard doctor` shows which token is used"
             ),
             BrokerError::PermissionDenied { path } => format!(
-                "the token's policies do not allow reading `{path}`: ask for a policy that does, or fix the path in the configuration"
+                "the token's policies do not allow `{path}`: ask for a policy that does, or fix the path in the configuration"
             ),
             BrokerError::NotFound { path, .. } => format!(
                 "check the path `{path}`: the mount and role (or secret) must exist, e.g. `bao list {}`",

@@ -143,22 +143,7 @@ async fn check_credentials(target: &Target, client: Option<&Client>, report: &mu
                 );
                 return;
             };
-            match client.capabilities(&[path]).await {
-                Ok(caps) => {
-                    let caps = caps.get(path.as_str()).cloned().unwrap_or_default();
-                    if caps.iter().any(|c| c == "read" || c == "root") {
-                        report.ok(&what, format!("`{path}` is readable ({})", caps.join(", ")));
-                    } else {
-                        let e = BrokerError::PermissionDenied { path: path.clone() };
-                        report.fail(
-                            &what,
-                            format!("{e} (capabilities: {})", caps.join(", ")),
-                            e.hint(),
-                        );
-                    }
-                }
-                Err(e) => report.fail(&what, &e, e.hint()),
-            }
+            readable(client, path, &what, report).await;
         }
         Some(Credentials::StaticPassword {
             password_env: name, ..
@@ -170,6 +155,43 @@ async fn check_credentials(target: &Target, client: Option<&Client>, report: &mu
                 report.fail(&what, &e, e.hint());
             }
         },
+    }
+}
+
+/// Capabilities on the path and, for a dynamic role, on revoking its leases.
+async fn readable(client: &Client, path: &str, what: &str, report: &mut Report) {
+    // A lease id is `<path>/<random>`: any one stands for all under the policy's glob.
+    let revoke = format!("sys/leases/revoke/{path}/lease");
+    let dynamic = path.contains("/creds/");
+    let paths: Vec<&str> = if dynamic {
+        vec![path, &revoke]
+    } else {
+        vec![path]
+    };
+    let caps = match client.capabilities(&paths).await {
+        Ok(caps) => caps,
+        Err(e) => return report.fail(what, &e, e.hint()),
+    };
+    let of = |p: &str| caps.get(p).cloned().unwrap_or_default();
+    let read = of(path);
+    if !read.iter().any(|c| c == "read" || c == "root") {
+        let e = BrokerError::PermissionDenied { path: path.into() };
+        return report.fail(
+            what,
+            format!("{e} (capabilities: {})", read.join(", ")),
+            e.hint(),
+        );
+    }
+    report.ok(what, format!("`{path}` is readable ({})", read.join(", ")));
+    let may_revoke = of(&revoke)
+        .iter()
+        .any(|c| c == "update" || c == "sudo" || c == "root");
+    if dynamic && !may_revoke {
+        report.fail(
+            what,
+            format!("the token may not revoke leases of `{path}`: they would outlive sessions"),
+            format!("ask for a policy with `update` on sys/leases/revoke/{path}/*"),
+        );
     }
 }
 
