@@ -67,11 +67,7 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
     // Handed to the gateways; kept until the leases are revoked, after they stop.
     let credentials = match lease_credentials(&runtime, &config, &records, &leases, opts.quiet) {
         Ok(credentials) => credentials,
-        Err(e) => {
-            runtime.block_on(leases.revoke_all());
-            records.seal(e.code, None, None);
-            return Err(e);
-        }
+        Err(e) => return Err(abandon(&runtime, None, &leases, records, e, None)),
     };
     let gateway_config = gateway_config(&config);
     let gateways = match gateway::start(
@@ -81,11 +77,7 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
         &mut child_env,
     ) {
         Ok(gateways) => gateways,
-        Err(e) => {
-            runtime.block_on(leases.revoke_all());
-            records.seal(125, None, None);
-            return Err(e);
-        }
+        Err(e) => return Err(abandon(&runtime, None, &leases, records, e, None)),
     };
 
     let size = tty::size();
@@ -96,16 +88,24 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
         size,
         echo: interactive,
     };
-    let cast = open_cast(&opts, &records, size)?;
+    let cast = match open_cast(&opts, &records, size) {
+        Ok(cast) => cast,
+        Err(e) => return Err(abandon(&runtime, Some(gateways), &leases, records, e, None)),
+    };
     let child = match pty::spawn(&spec) {
         Ok(child) => child,
         Err(e) => {
             let code = e.exit_code();
             let cast_sha = finish_cast(cast, &records);
-            gateways.shutdown(&runtime);
-            runtime.block_on(leases.revoke_all());
-            records.seal(code, None, cast_sha);
-            return Err(start_error(code, e.to_string(), Some(spawn_hint(code))));
+            let e = start_error(code, e.to_string(), Some(spawn_hint(code)));
+            return Err(abandon(
+                &runtime,
+                Some(gateways),
+                &leases,
+                records,
+                e,
+                cast_sha,
+            ));
         }
     };
     if !opts.quiet {
@@ -121,9 +121,20 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
     // child then): this is the one place the leases are revoked after a run.
     runtime.block_on(leases.revoke_all());
     drop(credentials);
-    let outcome = outcome?;
     // Threads blocked on stdin must not hold the process open.
     runtime.shutdown_background();
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            records.seal(e.code, None, None);
+            return Err(e);
+        }
+    };
+    Ok(finish(outcome, records, opts.quiet))
+}
+
+/// Seals the records of a session whose command ran and returns its exit code.
+fn finish(outcome: relay::Outcome, records: Records, quiet: bool) -> i32 {
     let cast_sha = finish_cast(outcome.cast, &records);
     if let Some(e) = &outcome.cast_error {
         eprintln!("guard: the recording stopped early: {e}");
@@ -131,10 +142,28 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
     let code = outcome.exit_code;
     let id = records.id.clone();
     records.seal(code, outcome.stopped_by, cast_sha);
-    if !opts.quiet {
+    if !quiet {
         eprintln!("guard: session {id} ended (exit {code}); review it with `guard verify {id}`");
     }
-    Ok(code)
+    code
+}
+
+/// Ends a session that failed before its command ran, after credentials may have been leased:
+/// the gateways stop, every lease is revoked, the records are sealed; returns the error.
+fn abandon(
+    runtime: &tokio::runtime::Runtime,
+    gateways: Option<gateway::Gateways>,
+    leases: &Leases,
+    records: Records,
+    error: StartError,
+    cast_sha256: Option<String>,
+) -> StartError {
+    if let Some(gateways) = gateways {
+        gateways.shutdown(runtime);
+    }
+    runtime.block_on(leases.revoke_all());
+    records.seal(error.code, None, cast_sha256);
+    error
 }
 
 /// A credential handle for every target that has credentials. Leases issued before a failure
@@ -163,7 +192,12 @@ fn lease_credentials(
     let acquired = match acquired {
         Ok(acquired) => acquired,
         Err(signal) => {
-            let message = format!("interrupted by signal {signal} before the command started");
+            let name = match signal {
+                libc::SIGINT => "SIGINT",
+                libc::SIGTERM => "SIGTERM",
+                _ => "SIGHUP",
+            };
+            let message = format!("interrupted by {name} before the command started");
             return Err(start_error(128 + signal, message, None));
         }
     };
