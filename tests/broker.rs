@@ -708,3 +708,97 @@ fn doctor_checks_token_paths_and_upstreams_without_leasing() {
         "{report}"
     );
 }
+
+#[test]
+fn the_brokers_own_ca_and_a_namespace_are_honoured() {
+    let bao = Bao::start_tls();
+    let value = format!("kv-ns-{}", random_hex(8));
+    bao.cli(&["namespace", "create", "team"]);
+    bao.cli(&["secrets", "enable", "-ns=team", "-path=kv", "kv-v2"]);
+    bao.cli(&[
+        "kv",
+        "put",
+        "-ns=team",
+        "-mount=kv",
+        "billing",
+        &format!("token={value}"),
+    ]);
+    let home = Home::new();
+    let config = format!(
+        "[broker]\nkind = \"openbao\"\naddress = \"{}\"\n\n[[target]]\nname = \"billing\"\nkind = \"http\"\nupstream = \"http://127.0.0.1:9\"\ncredentials = {{ broker = \"kv/data/billing\", field = \"token\" }}\n",
+        bao.address()
+    );
+    std::fs::write(home.path().join("guard.toml"), config).unwrap();
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = guard_in(&home);
+        cmd.env("GUARD_BROKER_TOKEN", &bao.root_token);
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        cmd.args(["-c", "guard.toml", "--", "true"])
+            .output()
+            .unwrap()
+    };
+    let ca = bao.ca_cert().display().to_string();
+
+    let out = run(&[("BAO_CACERT", &ca), ("BAO_NAMESPACE", "team")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = credential_records(&home);
+    assert_eq!(records[0]["action"], "issued", "{records:#?}");
+    assert_eq!(records[0]["lease_id"], Value::Null);
+    let transcript = std::fs::read_to_string(home.last_session().join("transcript.jsonl")).unwrap();
+    assert!(!transcript.contains(&value));
+
+    let out = run(&[("BAO_NAMESPACE", "team")]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("cannot reach the broker"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("certificate"), "{}", stderr(&out));
+
+    let out = run(&[("VAULT_CACERT", &ca)]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("nothing at `kv/data/billing`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_slow_broker_shows_progress_and_a_signal_stops_guard_before_the_command() {
+    // A broker that accepts connections and never answers.
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let home = Home::new();
+    let config = format!(
+        "[broker]\nkind = \"openbao\"\naddress = \"http://{}\"\n\n[[target]]\nname = \"shop\"\nkind = \"postgres\"\nupstream = \"127.0.0.1:1\"\ncredentials = {{ broker = \"database/creds/ro\" }}\n",
+        hung.local_addr().unwrap()
+    );
+    std::fs::write(home.path().join("guard.toml"), config).unwrap();
+    let mut child = guard_in(&home)
+        .env("GUARD_BROKER_TOKEN", "some-token-value")
+        .args(["-c", "guard.toml", "--", "touch", "ran"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut err, &mut first).unwrap();
+    assert!(
+        first.starts_with("guard: checking the broker token at http://127.0.0.1:"),
+        "{first}"
+    );
+    signal(&child, libc::SIGTERM);
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(143), "{rest}");
+    assert!(
+        rest.contains("guard: interrupted by SIGTERM before the command started"),
+        "{rest}"
+    );
+    assert!(!home.path().join("ran").exists(), "the command ran");
+}

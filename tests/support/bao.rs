@@ -18,6 +18,8 @@ pub struct Bao {
     pub port: u16,
     pub root_token: String,
     pub dir: tempfile::TempDir,
+    /// `-dev-tls`: HTTPS with a CA of its own, at `ca_cert()`.
+    pub tls: bool,
 }
 
 /// `CREATE ROLE` for the database roles; `{{expiration}}` makes PostgreSQL itself end the login.
@@ -25,6 +27,15 @@ const CREATION: &str = "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password
 
 impl Bao {
     pub fn start() -> Bao {
+        Bao::launch(false)
+    }
+
+    /// A dev server on HTTPS with a generated CA (`ca_cert()`); call its API with `cli`.
+    pub fn start_tls() -> Bao {
+        Bao::launch(true)
+    }
+
+    fn launch(tls: bool) -> Bao {
         let dir = tempfile::Builder::new()
             .prefix("guard-bao-")
             .tempdir()
@@ -44,8 +55,14 @@ impl Bao {
         let port = free_port_pair();
         let root_token = format!("root-{}", random_hex(12));
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let child = Command::new("bao")
-            .args(["server", "-dev"])
+        let mut server = Command::new("bao");
+        server.args(["server", "-dev"]);
+        if tls {
+            server
+                .arg("-dev-tls")
+                .arg(format!("-dev-tls-cert-dir={}", dir.path().display()));
+        }
+        let child = server
             .arg(format!("-dev-root-token-id={root_token}"))
             .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
             .arg(format!("-config={}", config.display()))
@@ -62,19 +79,62 @@ impl Bao {
             port,
             root_token,
             dir,
+            tls,
         };
         bao.wait_ready();
         bao
     }
 
     pub fn address(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
+    }
+
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.path().join("vault-ca.pem")
+    }
+
+    /// The `bao` CLI against this server as root; panics unless it succeeds.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("bao")
+            .args(args)
+            .env("HOME", self.dir.path())
+            .env("BAO_ADDR", self.address())
+            .env("BAO_TOKEN", &self.root_token)
+            .env("BAO_CACERT", self.ca_cert())
+            .env_remove("VAULT_ADDR")
+            .env_remove("VAULT_TOKEN")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "bao {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn ready(&self) -> bool {
+        if self.tls {
+            return self.ca_cert().exists()
+                && Command::new("bao")
+                    .arg("status")
+                    .env("HOME", self.dir.path())
+                    .env("BAO_ADDR", self.address())
+                    .env("BAO_CACERT", self.ca_cert())
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+        }
+        matches!(
+            self.try_call("GET", "sys/health", None, &self.root_token),
+            Ok((200, _))
+        )
     }
 
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok((200, _)) = self.try_call("GET", "sys/health", None, &self.root_token) {
+            if self.ready() {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
