@@ -625,7 +625,7 @@ fn login_refuses_a_bad_token_and_a_disabled_keyring() {
 }
 
 #[test]
-fn doctor_checks_token_paths_and_upstreams_without_leasing() {
+fn doctor_reports_a_healthy_setup_without_leasing() {
     let setup = Setup::new();
     setup.config(&setup.pg_target("shop", "{ broker = \"database/creds/ro\" }"));
     let out = setup
@@ -657,7 +657,11 @@ fn doctor_checks_token_paths_and_upstreams_without_leasing() {
         Vec::<String>::new(),
         "doctor leased something"
     );
+}
 
+#[test]
+fn doctor_fails_on_a_path_it_may_not_read_or_revoke_and_on_a_closed_upstream() {
+    let setup = Setup::new();
     setup.bao.policy(
         "agent-ro",
         "path \"database/creds/ro\" { capabilities = [\"read\"] }",

@@ -27,7 +27,8 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     address: String,
-    token: HeaderValue,
+    /// Kept as a secret and turned into a header per request, so guard's own copy is zeroized.
+    token: SecretString,
 }
 
 /// What `auth/token/lookup-self` says about the token (never the token itself).
@@ -70,10 +71,7 @@ pub fn install_crypto() {
 impl Client {
     pub fn new(settings: &Settings, token: &SecretString) -> Result<Client, BrokerError> {
         install_crypto();
-        let mut token = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
-            BrokerError::Client("the broker token holds characters a header cannot carry".into())
-        })?;
-        token.set_sensitive(true);
+        token_header(token)?;
         let mut headers = HeaderMap::new();
         headers.insert("X-Vault-Request", HeaderValue::from_static("true"));
         if let Some(ns) = &settings.namespace {
@@ -98,7 +96,7 @@ impl Client {
             http,
             base: format!("{}/v1/", settings.address),
             address: settings.address.clone(),
-            token,
+            token: token.clone(),
         })
     }
 
@@ -195,7 +193,7 @@ impl Client {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
-            .header("X-Vault-Token", self.token.clone());
+            .header("X-Vault-Token", token_header(&self.token)?);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -214,6 +212,15 @@ impl Client {
             reason: describe(e),
         }
     }
+}
+
+/// The token as a header value that `Debug` does not print.
+fn token_header(token: &SecretString) -> Result<HeaderValue, BrokerError> {
+    let mut value = HeaderValue::from_str(token.expose_secret()).map_err(|_| {
+        BrokerError::Client("the broker token holds characters a header cannot carry".into())
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// Lease ids are `<path>/<random>`; anything else goes in a JSON body, not a URL.

@@ -216,7 +216,9 @@ impl BrokerError {
                 "export {name} in the shell that runs guard (guard never passes it to the command)"
             ),
             BrokerError::Keyring(e) => e.hint(),
-            BrokerError::Client(_) => "this is a bug in guard; please report it".into(),
+            BrokerError::Client(_) => {
+                "check the broker token and namespace for stray characters (a newline?)".into()
+            }
         }
     }
 }

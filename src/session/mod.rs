@@ -80,34 +80,20 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
         Err(e) => return Err(abandon(&runtime, None, &leases, records, e, None)),
     };
 
-    let size = tty::size();
-    let spec = pty::Spec {
-        argv: &opts.argv,
-        env: &child_env.vars,
-        cwd: &cwd,
-        size,
-        echo: interactive,
-    };
-    let cast = match open_cast(&opts, &records, size) {
-        Ok(cast) => cast,
-        Err(e) => return Err(abandon(&runtime, Some(gateways), &leases, records, e, None)),
-    };
-    let child = match pty::spawn(&spec) {
-        Ok(child) => child,
-        Err(e) => {
-            let code = e.exit_code();
-            let cast_sha = finish_cast(cast, &records);
-            let e = start_error(code, e.to_string(), Some(spawn_hint(code)));
-            return Err(abandon(
-                &runtime,
-                Some(gateways),
-                &leases,
-                records,
-                e,
-                cast_sha,
-            ));
-        }
-    };
+    let Started { child, cast, size } =
+        match start_child(&opts, &records, &child_env, &cwd, interactive) {
+            Ok(started) => started,
+            Err((e, cast_sha)) => {
+                return Err(abandon(
+                    &runtime,
+                    Some(gateways),
+                    &leases,
+                    records,
+                    e,
+                    cast_sha,
+                ));
+            }
+        };
     if !opts.quiet {
         eprintln!(
             "guard: session {} recording to {}",
@@ -131,6 +117,44 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
         }
     };
     Ok(finish(outcome, records, opts.quiet))
+}
+
+/// A command started under its PTY, with its recording.
+struct Started {
+    child: pty::Child,
+    cast: Option<CastWriter>,
+    size: (u16, u16),
+}
+
+/// Opens the recording and starts the command under a PTY; on failure, the error and the
+/// digest of the (empty) recording to seal with.
+fn start_child(
+    opts: &Options,
+    records: &Records,
+    child_env: &env::ChildEnv,
+    cwd: &std::path::Path,
+    interactive: bool,
+) -> Result<Started, (StartError, Option<String>)> {
+    let size = tty::size();
+    let spec = pty::Spec {
+        argv: &opts.argv,
+        env: &child_env.vars,
+        cwd,
+        size,
+        echo: interactive,
+    };
+    let cast = open_cast(opts, records, size).map_err(|e| (e, None))?;
+    match pty::spawn(&spec) {
+        Ok(child) => Ok(Started { child, cast, size }),
+        Err(e) => {
+            let code = e.exit_code();
+            let cast_sha = finish_cast(cast, records);
+            Err((
+                start_error(code, e.to_string(), Some(spawn_hint(code))),
+                cast_sha,
+            ))
+        }
+    }
 }
 
 /// Seals the records of a session whose command ran and returns its exit code.
