@@ -109,6 +109,17 @@ fn guard_in(home: &Home) -> Command {
     ] {
         cmd.env_remove(name);
     }
+    // guard sets proxies for its command; its own broker client must never go through one,
+    // so every test runs with proxies that lead nowhere.
+    for proxy in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+    ] {
+        cmd.env(proxy, "http://127.0.0.1:9");
+    }
     cmd.env("GUARD_KEYRING", "none")
         .env("GUARD_TEST_NO_GATEWAYS", "1");
     cmd
@@ -443,7 +454,17 @@ fn no_secret_reaches_the_command_the_session_files_or_guards_output() {
         "secret/data/billing",
         json!({"data": {"token": kv_value}}),
     );
+    // A static role: the broker rotates an existing user's password and hands it out, no lease.
+    setup
+        .pg
+        .sql("create role app_static login password 'initial-pw'");
+    setup.bao.ok(
+        "POST",
+        "database/static-roles/app",
+        json!({"db_name": "pg", "username": "app_static", "rotation_period": "1h"}),
+    );
     let targets = setup.pg_target("shop", "{ broker = \"database/creds/ro\" }")
+        + &setup.pg_target("reports", "{ broker = \"database/static-creds/app\" }")
         + &setup.pg_target(
             "legacy",
             "{ username = \"app\", password_env = \"LEGACY_PW\" }",
@@ -460,7 +481,11 @@ fn no_secret_reaches_the_command_the_session_files_or_guards_output() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     let leased = leased_passwords(&setup.bao);
-    assert_eq!(leased.len(), 1, "one password leased");
+    assert_eq!(
+        leased.len(),
+        2,
+        "one dynamic and one static password handed out"
+    );
     let mut secrets = vec![setup.bao.root_token.clone(), kv_value, static_pw];
     secrets.extend(leased);
     let mut places = vec![
@@ -502,10 +527,14 @@ fn no_secret_reaches_the_command_the_session_files_or_guards_output() {
         sources,
         [
             ("shop", "openbao"),
+            ("reports", "openbao"),
             ("legacy", "static"),
             ("billing", "openbao")
         ]
     );
+    let reports = records.iter().find(|r| r["target"] == "reports").unwrap();
+    assert_eq!(reports["lease_id"], Value::Null, "{reports}");
+    assert!(reports["ttl_s"].as_u64().unwrap() > 3000, "{reports}");
 }
 
 /// The database passwords the broker handed out, from its raw audit log.
@@ -513,7 +542,11 @@ fn leased_passwords(bao: &Bao) -> Vec<String> {
     bao.audit_log()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["type"] == "response" && e["request"]["path"] == "database/creds/ro")
+        .filter(|e| {
+            let path = &e["request"]["path"];
+            e["type"] == "response"
+                && (path == "database/creds/ro" || path == "database/static-creds/app")
+        })
         .filter_map(|e| {
             e["response"]["data"]["password"]
                 .as_str()
