@@ -106,7 +106,11 @@ impl Leases {
                 (lease, result)
             });
         }
-        while let Some(Ok((lease, result))) = revocations.join_next().await {
+        while let Some(joined) = revocations.join_next().await {
+            // A revocation task that panicked has nothing to report; the others still do.
+            let Ok((lease, result)) = joined else {
+                continue;
+            };
             let rec = Rec::new(&self.shared.transcript, &lease.target, lease.source);
             match result {
                 Ok(Ok(())) => rec.write("revoked", Some(&lease.lease_id), None, None),
