@@ -41,6 +41,9 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write a session as Markdown (for a pull request), JSON or a self-contained HTML page')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing')
             [CompletionResult]::new('replay', 'replay', [CompletionResultType]::ParameterValue, 'Play a session''s terminal recording; `q` quits')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Store a broker token in the OS keyring, read from a hidden prompt or from stdin')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Remove the broker token `guard login` stored')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (to stdout, or one file per command into a folder)')
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'List or answer the approval requests of a session run with `--approver socket`')
@@ -93,6 +96,29 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'guard;login' {
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The broker''s address [default: [broker] address in the configuration, else $VAULT_ADDR, else $BAO_ADDR]')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Configuration file to take the broker from [default: as for `guard run`]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file to take the broker from [default: as for `guard run`]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'guard;logout' {
+            [CompletionResult]::new('--address', '--address', [CompletionResultType]::ParameterName, 'The broker''s address [default: [broker] address in the configuration, else $VAULT_ADDR, else $BAO_ADDR]')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Configuration file to take the broker from [default: as for `guard run`]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file to take the broker from [default: as for `guard run`]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'guard;doctor' {
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Configuration file to check [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file to check [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'guard;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -120,6 +146,9 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write a session as Markdown (for a pull request), JSON or a self-contained HTML page')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing')
             [CompletionResult]::new('replay', 'replay', [CompletionResultType]::ParameterValue, 'Play a session''s terminal recording; `q` quits')
+            [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Store a broker token in the OS keyring, read from a hidden prompt or from stdin')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Remove the broker token `guard login` stored')
+            [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (to stdout, or one file per command into a folder)')
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'List or answer the approval requests of a session run with `--approver socket`')
@@ -142,6 +171,15 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             break
         }
         'guard;help;replay' {
+            break
+        }
+        'guard;help;login' {
+            break
+        }
+        'guard;help;logout' {
+            break
+        }
+        'guard;help;doctor' {
             break
         }
         'guard;help;completions' {

@@ -38,6 +38,9 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand export 'Write a session as Markdown (for a pull request), JSON or a self-contained HTML page'
             cand verify 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing'
             cand replay 'Play a session''s terminal recording; `q` quits'
+            cand login 'Store a broker token in the OS keyring, read from a hidden prompt or from stdin'
+            cand logout 'Remove the broker token `guard login` stored'
+            cand doctor 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
             cand approve 'List or answer the approval requests of a session run with `--approver socket`'
@@ -83,6 +86,26 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'guard;login'= {
+            cand --address 'The broker''s address [default: [broker] address in the configuration, else $VAULT_ADDR, else $BAO_ADDR]'
+            cand -c 'Configuration file to take the broker from [default: as for `guard run`]'
+            cand --config 'Configuration file to take the broker from [default: as for `guard run`]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'guard;logout'= {
+            cand --address 'The broker''s address [default: [broker] address in the configuration, else $VAULT_ADDR, else $BAO_ADDR]'
+            cand -c 'Configuration file to take the broker from [default: as for `guard run`]'
+            cand --config 'Configuration file to take the broker from [default: as for `guard run`]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'guard;doctor'= {
+            cand -c 'Configuration file to check [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]'
+            cand --config 'Configuration file to check [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'guard;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -107,6 +130,9 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand export 'Write a session as Markdown (for a pull request), JSON or a self-contained HTML page'
             cand verify 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing'
             cand replay 'Play a session''s terminal recording; `q` quits'
+            cand login 'Store a broker token in the OS keyring, read from a hidden prompt or from stdin'
+            cand logout 'Remove the broker token `guard login` stored'
+            cand doctor 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
             cand approve 'List or answer the approval requests of a session run with `--approver socket`'
@@ -123,6 +149,12 @@ set edit:completion:arg-completer[guard] = {|@words|
         &'guard;help;verify'= {
         }
         &'guard;help;replay'= {
+        }
+        &'guard;help;login'= {
+        }
+        &'guard;help;logout'= {
+        }
+        &'guard;help;doctor'= {
         }
         &'guard;help;completions'= {
         }

@@ -41,6 +41,9 @@ complete -c guard -n "__fish_guard_needs_command" -a "show" -d 'Print a human su
 complete -c guard -n "__fish_guard_needs_command" -a "export" -d 'Write a session as Markdown (for a pull request), JSON or a self-contained HTML page'
 complete -c guard -n "__fish_guard_needs_command" -a "verify" -d 'Check a session\'s transcript chain and files; exit 1 when anything was altered or is missing'
 complete -c guard -n "__fish_guard_needs_command" -a "replay" -d 'Play a session\'s terminal recording; `q` quits'
+complete -c guard -n "__fish_guard_needs_command" -a "login" -d 'Store a broker token in the OS keyring, read from a hidden prompt or from stdin'
+complete -c guard -n "__fish_guard_needs_command" -a "logout" -d 'Remove the broker token `guard login` stored'
+complete -c guard -n "__fish_guard_needs_command" -a "doctor" -d 'Check the configuration, the broker token, each target\'s credentials and upstream; exit 1 when anything is wrong. Prints no secret'
 complete -c guard -n "__fish_guard_needs_command" -a "completions" -d 'Print a shell completion script to stdout'
 complete -c guard -n "__fish_guard_needs_command" -a "man" -d 'Write man pages (to stdout, or one file per command into a folder)'
 complete -c guard -n "__fish_guard_needs_command" -a "approve" -d 'List or answer the approval requests of a session run with `--approver socket`'
@@ -67,6 +70,14 @@ complete -c guard -n "__fish_guard_using_subcommand verify" -s h -l help -d 'Pri
 complete -c guard -n "__fish_guard_using_subcommand replay" -l speed -d 'Playback speed (2 is twice as fast)' -r
 complete -c guard -n "__fish_guard_using_subcommand replay" -l idle-limit -d 'Shorten pauses longer than this many seconds' -r
 complete -c guard -n "__fish_guard_using_subcommand replay" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand login" -l address -d 'The broker\'s address [default: [broker] address in the configuration, else $VAULT_ADDR, else $BAO_ADDR]' -r
+complete -c guard -n "__fish_guard_using_subcommand login" -s c -l config -d 'Configuration file to take the broker from [default: as for `guard run`]' -r -F
+complete -c guard -n "__fish_guard_using_subcommand login" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand logout" -l address -d 'The broker\'s address [default: [broker] address in the configuration, else $VAULT_ADDR, else $BAO_ADDR]' -r
+complete -c guard -n "__fish_guard_using_subcommand logout" -s c -l config -d 'Configuration file to take the broker from [default: as for `guard run`]' -r -F
+complete -c guard -n "__fish_guard_using_subcommand logout" -s h -l help -d 'Print help'
+complete -c guard -n "__fish_guard_using_subcommand doctor" -s c -l config -d 'Configuration file to check [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]' -r -F
+complete -c guard -n "__fish_guard_using_subcommand doctor" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c guard -n "__fish_guard_using_subcommand man" -l dir -d 'Write guard.1 and one page per command into this folder instead of guard.1 to stdout' -r -F
 complete -c guard -n "__fish_guard_using_subcommand man" -s h -l help -d 'Print help'
@@ -75,13 +86,16 @@ complete -c guard -n "__fish_guard_using_subcommand approve" -l code -d 'The one
 complete -c guard -n "__fish_guard_using_subcommand approve" -l allow -d 'Let the request through, once'
 complete -c guard -n "__fish_guard_using_subcommand approve" -l deny -d 'Refuse the request'
 complete -c guard -n "__fish_guard_using_subcommand approve" -s h -l help -d 'Print help'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay completions man approve help" -f -a "run" -d 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay completions man approve help" -f -a "sessions" -d 'List recorded sessions, newest first'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay completions man approve help" -f -a "show" -d 'Print a human summary of one session'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay completions man approve help" -f -a "export" -d 'Write a session as Markdown (for a pull request), JSON or a self-contained HTML page'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay completions man approve help" -f -a "verify" -d 'Check a session\'s transcript chain and files; exit 1 when anything was altered or is missing'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay completions man approve help" -f -a "replay" -d 'Play a session\'s terminal recording; `q` quits'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay completions man approve help" -f -a "completions" -d 'Print a shell completion script to stdout'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay completions man approve help" -f -a "man" -d 'Write man pages (to stdout, or one file per command into a folder)'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay completions man approve help" -f -a "approve" -d 'List or answer the approval requests of a session run with `--approver socket`'
-complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay completions man approve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay login logout doctor completions man approve help" -f -a "run" -d 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay login logout doctor completions man approve help" -f -a "sessions" -d 'List recorded sessions, newest first'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay login logout doctor completions man approve help" -f -a "show" -d 'Print a human summary of one session'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay login logout doctor completions man approve help" -f -a "export" -d 'Write a session as Markdown (for a pull request), JSON or a self-contained HTML page'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay login logout doctor completions man approve help" -f -a "verify" -d 'Check a session\'s transcript chain and files; exit 1 when anything was altered or is missing'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay login logout doctor completions man approve help" -f -a "replay" -d 'Play a session\'s terminal recording; `q` quits'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay login logout doctor completions man approve help" -f -a "login" -d 'Store a broker token in the OS keyring, read from a hidden prompt or from stdin'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay login logout doctor completions man approve help" -f -a "logout" -d 'Remove the broker token `guard login` stored'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay login logout doctor completions man approve help" -f -a "doctor" -d 'Check the configuration, the broker token, each target\'s credentials and upstream; exit 1 when anything is wrong. Prints no secret'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay login logout doctor completions man approve help" -f -a "completions" -d 'Print a shell completion script to stdout'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay login logout doctor completions man approve help" -f -a "man" -d 'Write man pages (to stdout, or one file per command into a folder)'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay login logout doctor completions man approve help" -f -a "approve" -d 'List or answer the approval requests of a session run with `--approver socket`'
+complete -c guard -n "__fish_guard_using_subcommand help; and not __fish_seen_subcommand_from run sessions show export verify replay login logout doctor completions man approve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

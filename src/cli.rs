@@ -40,6 +40,13 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Play a session's terminal recording; `q` quits.
     Replay(ReplayArgs),
+    /// Store a broker token in the OS keyring, read from a hidden prompt or from stdin.
+    Login(LoginArgs),
+    /// Remove the broker token `guard login` stored.
+    Logout(LogoutArgs),
+    /// Check the configuration, the broker token, each target's credentials and upstream;
+    /// exit 1 when anything is wrong. Prints no secret.
+    Doctor(DoctorArgs),
     /// Print a shell completion script to stdout.
     Completions(CompletionsArgs),
     /// Write man pages (to stdout, or one file per command into a folder).
@@ -184,6 +191,44 @@ pub struct ApproveArgs {
     /// The one-time code guard printed with the request on its own terminal.
     #[arg(long, value_name = "CODE")]
     pub code: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The token is checked with the broker before it is stored, one entry per \
+broker address. GUARD_KEYRING=file keeps it in a 0600 file under GUARD_HOME instead (headless \
+machines); GUARD_KEYRING=none disables the keyring.\n\nExamples:\n  guard login\n  \
+printf %s \"$TOKEN\" | guard login --address https://bao.internal:8200"
+)]
+pub struct LoginArgs {
+    /// The broker's address [default: [broker] address in the configuration, else $VAULT_ADDR,
+    /// else $BAO_ADDR].
+    #[arg(long, value_name = "URL")]
+    pub address: Option<String>,
+
+    /// Configuration file to take the broker from [default: as for `guard run`].
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// The broker's address [default: [broker] address in the configuration, else $VAULT_ADDR,
+    /// else $BAO_ADDR].
+    #[arg(long, value_name = "URL")]
+    pub address: Option<String>,
+
+    /// Configuration file to take the broker from [default: as for `guard run`].
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Configuration file to check [default: $GUARD_CONFIG, ./guard.toml,
+    /// $XDG_CONFIG_HOME/guard/config.toml].
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

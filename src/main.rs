@@ -1,6 +1,7 @@
 //! guard: run an AI coding agent with guarded access to internal services.
 
 mod approval;
+mod broker;
 mod cli;
 mod cmd;
 mod config;

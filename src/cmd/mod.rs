@@ -3,7 +3,10 @@
 
 pub mod approve;
 pub mod completions;
+pub mod doctor;
 pub mod export;
+pub mod login;
+pub mod logout;
 pub mod man;
 pub mod replay;
 pub mod run;
@@ -46,6 +49,9 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Export(args)) => export::cmd_export(args),
         Some(Command::Verify(args)) => verify::cmd_verify(args),
         Some(Command::Replay(args)) => replay::cmd_replay(args),
+        Some(Command::Login(args)) => login::cmd_login(args),
+        Some(Command::Logout(args)) => logout::cmd_logout(args),
+        Some(Command::Doctor(args)) => doctor::cmd_doctor(args),
         Some(Command::Completions(args)) => completions::cmd_completions(args),
         Some(Command::Man(args)) => man::cmd_man(args),
         Some(Command::Approve(args)) => approve::cmd_approve(args),
@@ -64,4 +70,34 @@ pub fn resolve_session(which: &str) -> Result<(String, std::path::PathBuf), CliE
         };
         CliError::new(1, e.to_string()).hint(hint)
     })
+}
+
+/// The broker `login` and `logout` talk about: `--address`, else the configuration's
+/// `[broker]`, else VAULT_ADDR / BAO_ADDR.
+pub fn broker_settings(
+    address: Option<&str>,
+    config: Option<&std::path::Path>,
+) -> Result<crate::broker::Settings, CliError> {
+    let config = crate::config::load(config).map_err(|e| {
+        CliError::new(1, e.to_string()).hint("fix the configuration, or give --address")
+    })?;
+    crate::broker::Settings::resolve(address, config.broker.as_ref(), &crate::broker::process_env)
+        .ok_or_else(|| {
+            let e = crate::broker::BrokerError::NoAddress;
+            CliError::new(1, e.to_string())
+                .hint("give --address, add [broker] to the configuration, or set VAULT_ADDR")
+        })
+}
+
+pub fn keyring_error(e: crate::broker::keyring::KeyringError) -> CliError {
+    let hint = e.hint();
+    CliError::new(1, e.to_string()).hint(hint)
+}
+
+/// A small runtime for commands that talk to the broker outside a session.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(1, format!("cannot start the runtime: {e}")))
 }

@@ -40,6 +40,17 @@ pub struct ChildEnv {
 }
 
 impl ChildEnv {
+    /// Takes `name` out of the child's environment (a variable that holds a target's static
+    /// credential, whatever its name), listing it as removed.
+    pub fn remove(&mut self, name: &str) {
+        let before = self.vars.len();
+        self.vars.retain(|(k, _)| k != name);
+        if self.vars.len() != before && !self.removed.iter().any(|r| r == name) {
+            self.removed.push(name.to_string());
+            self.removed.sort();
+        }
+    }
+
     pub fn set(&mut self, name: &str, value: impl Into<OsString>) {
         self.vars.retain(|(k, _)| k != name);
         self.vars.push((name.into(), value.into()));
@@ -176,6 +187,17 @@ mod tests {
         );
         assert_eq!(kept, ["MY_AGENT_TOKEN", "HOME"]);
         assert_eq!(removed, ["INTERNAL_HOST"]);
+    }
+
+    #[test]
+    fn a_named_credential_variable_is_removed_and_listed() {
+        let vars = [("SHOP_PW", "x"), ("HOME", "/root")]
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let mut env = scrub(vars, &EnvRules::default());
+        env.remove("SHOP_PW");
+        env.remove("NOT_SET");
+        assert_eq!(env.removed, ["SHOP_PW"]);
+        assert_eq!(env.vars.len(), 1);
     }
 
     #[test]

@@ -4,13 +4,15 @@
 pub mod env;
 pub mod folder;
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::approval::{self, Approver};
+use crate::approval::{self, Approver, ToTerminal};
+use crate::broker::{self, CredentialHandle, Leases};
 use crate::config::Config;
 use crate::gateway;
 use crate::record::cast::{CastHeader, CastWriter};
@@ -54,6 +56,9 @@ pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
     let cwd = std::env::current_dir()
         .map_err(|e| start_error(125, format!("no working directory: {e}"), None))?;
     let mut child_env = env::scrub(std::env::vars_os(), &config.env);
+    for name in broker::credential_vars(&config) {
+        child_env.remove(name);
+    }
     let records = open_records(&opts, &config, &cwd, &child_env.removed)?;
     child_env.set("GUARD_SESSION_ID", records.id.as_str());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -61,59 +66,41 @@ pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
         .enable_all()
         .build()
         .map_err(|e| start_error(125, format!("cannot start the runtime: {e}"), None))?;
-    if let approval::Mode::Socket(pending) = &opts.approver {
-        let _entered = runtime.enter();
-        let path = records.dir.join("approve.sock");
-        if let Err(e) = approval::socket::serve(&path, pending.clone()) {
-            records.seal(125, None, None);
-            return Err(start_error(
-                125,
-                format!("cannot open the approval socket: {e}"),
-                None,
-            ));
-        }
-    }
-    let (to_terminal, control) = tokio::sync::mpsc::unbounded_channel();
-    let asks_here = matches!(opts.approver, approval::Mode::Tty);
-    let approver = Approver::new(
-        std::mem::replace(&mut opts.approver, approval::Mode::Deny),
-        opts.approval_timeout,
-        records.transcript.clone(),
-        Some(to_terminal),
-    );
+    let leases = Leases::new(records.transcript.clone());
+    // Handed to the gateways; kept until the leases are revoked, after they stop.
+    let credentials = match lease_credentials(&runtime, &config, &records, &leases, opts.quiet) {
+        Ok(credentials) => credentials,
+        Err(e) => return Err(abandon(&runtime, None, &leases, records, e, None)),
+    };
+    let (approver, control, asks_here) = match start_approver(&mut opts, &runtime, &records) {
+        Ok(started) => started,
+        Err(e) => return Err(abandon(&runtime, None, &leases, records, e, None)),
+    };
+    let gateway_config = gateway_config(&config);
     let gateways = match gateway::start(
         &runtime,
-        &config,
+        &gateway_config,
         &records.transcript,
         &approver,
         &mut child_env,
     ) {
         Ok(gateways) => gateways,
-        Err(e) => {
-            records.seal(125, None, None);
-            return Err(e);
-        }
+        Err(e) => return Err(abandon(&runtime, None, &leases, records, e, None)),
     };
-
-    let size = tty::size();
-    let spec = pty::Spec {
-        argv: &opts.argv,
-        env: &child_env.vars,
-        cwd: &cwd,
-        size,
-        echo: interactive,
-    };
-    let cast = open_cast(&opts, &records, size)?;
-    let child = match pty::spawn(&spec) {
-        Ok(child) => child,
-        Err(e) => {
-            let code = e.exit_code();
-            let cast_sha = finish_cast(cast);
-            gateways.shutdown(&runtime);
-            records.seal(code, None, cast_sha);
-            return Err(start_error(code, e.to_string(), Some(spawn_hint(code))));
-        }
-    };
+    let Started { child, cast, size } =
+        match start_child(&opts, &records, &child_env, &cwd, interactive) {
+            Ok(started) => started,
+            Err((e, cast_sha)) => {
+                return Err(abandon(
+                    &runtime,
+                    Some(gateways),
+                    &leases,
+                    records,
+                    e,
+                    cast_sha,
+                ));
+            }
+        };
     if !opts.quiet {
         eprintln!(
             "guard: session {} recording to {}",
@@ -130,11 +117,97 @@ pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
         interactive,
         size,
         (control, shadow),
-    )?;
+    );
     gateways.shutdown(&runtime);
     let _ = std::fs::remove_file(records.dir.join("approve.sock"));
+    // The relay returns on every way the child ends, signals to guard included (it ends the
+    // child then): this is the one place the leases are revoked after a run.
+    runtime.block_on(leases.revoke_all());
+    drop(credentials);
     // Threads blocked on stdin must not hold the process open.
     runtime.shutdown_background();
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            records.seal(e.code, None, None);
+            return Err(e);
+        }
+    };
+    Ok(finish(outcome, records, opts.quiet))
+}
+
+/// Where approval requests go: the approver, the relay's end of its channel, and whether the
+/// relay must keep a model of the screen to ask in this terminal. With `--approver socket` the
+/// socket is served from the session folder from now on.
+fn start_approver(
+    opts: &mut Options,
+    runtime: &tokio::runtime::Runtime,
+    records: &Records,
+) -> Result<
+    (
+        Approver,
+        tokio::sync::mpsc::UnboundedReceiver<ToTerminal>,
+        bool,
+    ),
+    StartError,
+> {
+    if let approval::Mode::Socket(pending) = &opts.approver {
+        let _entered = runtime.enter();
+        let path = records.dir.join("approve.sock");
+        approval::socket::serve(&path, pending.clone())
+            .map_err(|e| start_error(125, format!("cannot open the approval socket: {e}"), None))?;
+    }
+    let (to_terminal, control) = tokio::sync::mpsc::unbounded_channel();
+    let asks_here = matches!(opts.approver, approval::Mode::Tty);
+    let approver = Approver::new(
+        std::mem::replace(&mut opts.approver, approval::Mode::Deny),
+        opts.approval_timeout,
+        records.transcript.clone(),
+        Some(to_terminal),
+    );
+    Ok((approver, control, asks_here))
+}
+
+/// A command started under its PTY, with its recording.
+struct Started {
+    child: pty::Child,
+    cast: Option<CastWriter>,
+    size: (u16, u16),
+}
+
+/// Opens the recording and starts the command under a PTY; on failure, the error and the
+/// digest of the (empty) recording to seal with.
+fn start_child(
+    opts: &Options,
+    records: &Records,
+    child_env: &env::ChildEnv,
+    cwd: &std::path::Path,
+    interactive: bool,
+) -> Result<Started, (StartError, Option<String>)> {
+    let size = tty::size();
+    let spec = pty::Spec {
+        argv: &opts.argv,
+        env: &child_env.vars,
+        cwd,
+        size,
+        echo: interactive,
+    };
+    let cast = open_cast(opts, records, size).map_err(|e| (e, None))?;
+    match pty::spawn(&spec) {
+        Ok(child) => Ok(Started { child, cast, size }),
+        Err(e) => {
+            let code = e.exit_code();
+            let cast_sha = finish_cast(cast);
+            Err((
+                start_error(code, e.to_string(), Some(spawn_hint(code))),
+                cast_sha,
+            ))
+        }
+    }
+}
+
+/// Seals the records of a session whose command ran and returns its exit code.
+fn finish(outcome: relay::Outcome, records: Records, quiet: bool) -> i32 {
     let cast_sha = finish_cast(outcome.cast);
     if let Some(e) = &outcome.cast_error {
         eprintln!("guard: the recording stopped early: {e}");
@@ -142,10 +215,111 @@ pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
     let code = outcome.exit_code;
     let id = records.id.clone();
     records.seal(code, outcome.stopped_by, cast_sha);
-    if !opts.quiet {
+    if !quiet {
         eprintln!("guard: session {id} ended (exit {code}); review it with `guard verify {id}`");
     }
-    Ok(code)
+    code
+}
+
+/// Ends a session that failed before its command ran, after credentials may have been leased:
+/// the gateways stop, every lease is revoked, the records are sealed; returns the error.
+fn abandon(
+    runtime: &tokio::runtime::Runtime,
+    gateways: Option<gateway::Gateways>,
+    leases: &Leases,
+    records: Records,
+    error: StartError,
+    cast_sha256: Option<String>,
+) -> StartError {
+    if let Some(gateways) = gateways {
+        gateways.shutdown(runtime);
+    }
+    runtime.block_on(leases.revoke_all());
+    records.seal(error.code, None, cast_sha256);
+    error
+}
+
+/// A credential handle for every target that has credentials. Leases issued before a failure
+/// stay in `leases` for the caller to revoke. SIGINT, SIGTERM or SIGHUP while waiting for the
+/// broker stop the session before the child starts (exit 128+N) rather than leave leases behind.
+fn lease_credentials(
+    runtime: &tokio::runtime::Runtime,
+    config: &Config,
+    records: &Records,
+    leases: &Leases,
+    quiet: bool,
+) -> Result<HashMap<String, CredentialHandle>, StartError> {
+    let progress = |what: &str| {
+        if !quiet {
+            eprintln!("guard: {what}...");
+        }
+    };
+    let env = broker::process_env;
+    let acquired = runtime.block_on(async {
+        let acquire = broker::acquire(config, &records.transcript, leases, &env, &progress);
+        tokio::select! {
+            acquired = acquire => Ok(acquired),
+            signal = interrupted() => Err(signal),
+        }
+    });
+    let acquired = match acquired {
+        Ok(acquired) => acquired,
+        Err(signal) => {
+            let name = match signal {
+                libc::SIGINT => "SIGINT",
+                libc::SIGTERM => "SIGTERM",
+                _ => "SIGHUP",
+            };
+            let message = format!("interrupted by {name} before the command started");
+            return Err(start_error(128 + signal, message, None));
+        }
+    };
+    let acquired = acquired.map_err(|e| {
+        let hint = e.error.hint();
+        start_error(125, e.to_string(), Some(hint))
+    })?;
+    for warning in &acquired.warnings {
+        eprintln!("guard: warning: {warning}");
+    }
+    Ok(acquired.handles)
+}
+
+/// The first of SIGINT, SIGTERM and SIGHUP; pending forever when none can be watched.
+async fn interrupted() -> i32 {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+    async fn next(signal: Option<&mut Signal>) {
+        match signal {
+            Some(signal) => {
+                signal.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
+    let watch = |sig: i32| signal(SignalKind::from_raw(sig)).ok();
+    let (mut int, mut term, mut hup) = (
+        watch(libc::SIGINT),
+        watch(libc::SIGTERM),
+        watch(libc::SIGHUP),
+    );
+    tokio::select! {
+        _ = next(int.as_mut()) => libc::SIGINT,
+        _ = next(term.as_mut()) => libc::SIGTERM,
+        _ = next(hup.as_mut()) => libc::SIGHUP,
+    }
+}
+
+/// The configuration the gateways serve. Debug builds honour GUARD_TEST_NO_GATEWAYS so the
+/// broker's integration tests can run sessions with targets while the gateways do not serve
+/// them yet; release builds never look at it.
+fn gateway_config(config: &Config) -> std::borrow::Cow<'_, Config> {
+    #[cfg(debug_assertions)]
+    if std::env::var_os("GUARD_TEST_NO_GATEWAYS").is_some() {
+        return std::borrow::Cow::Owned(Config {
+            targets: Vec::new(),
+            ..config.clone()
+        });
+    }
+    std::borrow::Cow::Borrowed(config)
 }
 
 fn relay_child(
@@ -209,7 +383,7 @@ fn open_records(
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let targets: Vec<Value> = config.targets.iter().map(|t| json!({"name": t.name, "kind": format!("{:?}", t.kind).to_lowercase(), "upstream": t.upstream})).collect();
+    let targets: Vec<Value> = config.targets.iter().map(|t| json!({"name": t.name, "kind": format!("{:?}", t.kind).to_lowercase(), "upstream": t.upstream, "credentials": broker::describe(t.credentials.as_ref(), config.broker.as_ref())})).collect();
     transcript
         .append(
             "session_start",

@@ -1,7 +1,9 @@
 //! Shared fixtures for the integration tests: the real guard binary with a private data folder,
-//! and a real PostgreSQL server in a temporary folder on a free loopback port.
+//! a real PostgreSQL server in a temporary folder on a free loopback port, and a real OpenBao
+//! dev server beside it.
 #![allow(dead_code)]
 
+pub mod bao;
 pub mod fixture;
 pub mod postgres;
 pub mod term;
