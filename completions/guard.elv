@@ -41,6 +41,7 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand login 'Store a broker token in the OS keyring, read from a hidden prompt or from stdin'
             cand logout 'Remove the broker token `guard login` stored'
             cand doctor 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret'
+            cand init 'Write a guard.toml by answering a few questions (needs a terminal)'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
             cand approve 'List or answer the approval requests of a session run with `--approver socket`'
@@ -106,6 +107,12 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'guard;init'= {
+            cand -o 'Where to write the configuration'
+            cand --output 'Where to write the configuration'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'guard;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -133,6 +140,7 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand login 'Store a broker token in the OS keyring, read from a hidden prompt or from stdin'
             cand logout 'Remove the broker token `guard login` stored'
             cand doctor 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret'
+            cand init 'Write a guard.toml by answering a few questions (needs a terminal)'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
             cand approve 'List or answer the approval requests of a session run with `--approver socket`'
@@ -155,6 +163,8 @@ set edit:completion:arg-completer[guard] = {|@words|
         &'guard;help;logout'= {
         }
         &'guard;help;doctor'= {
+        }
+        &'guard;help;init'= {
         }
         &'guard;help;completions'= {
         }

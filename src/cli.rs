@@ -47,6 +47,8 @@ pub enum Command {
     /// Check the configuration, the broker token, each target's credentials and upstream;
     /// exit 1 when anything is wrong. Prints no secret.
     Doctor(DoctorArgs),
+    /// Write a guard.toml by answering a few questions (needs a terminal).
+    Init(InitArgs),
     /// Print a shell completion script to stdout.
     Completions(CompletionsArgs),
     /// Write man pages (to stdout, or one file per command into a folder).
@@ -221,6 +223,13 @@ pub struct LogoutArgs {
     /// Configuration file to take the broker from [default: as for `guard run`].
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write the configuration.
+    #[arg(short, long, value_name = "FILE", default_value = "guard.toml")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

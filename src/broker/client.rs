@@ -121,6 +121,24 @@ impl Client {
         issued
     }
 
+    /// `GET <path>?list=true`: the keys under a path (roles, KV entries); empty when there are
+    /// none, which the broker answers with 404.
+    pub async fn list(&self, path: &str) -> Result<Vec<String>, BrokerError> {
+        let listed = format!("{path}?list=true");
+        match self.call(Method::GET, &listed, None).await {
+            Ok(answer) => Ok(answer["data"]["keys"]
+                .as_array()
+                .map(|keys| {
+                    keys.iter()
+                        .filter_map(|k| k.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()),
+            Err(BrokerError::NotFound { .. }) => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `PUT sys/leases/renew`; the broker may grant less than `increment` (a max TTL).
     pub async fn renew(&self, lease_id: &str, increment: Duration) -> Result<Grant, BrokerError> {
         let path = "sys/leases/renew";
