@@ -24,7 +24,8 @@ pub type Handler = Arc<
     dyn Fn(Request<Incoming>) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> + Send + Sync,
 >;
 
-/// Request heads larger than this are refused by hyper with 431 (RFC 6585 §5).
+/// hyper's read buffer limit: a request head that does not fit is refused with 431 (RFC 6585
+/// §5). hyper checks it between reads, so a head is refused somewhere above 64 KiB and below 128.
 const MAX_HEAD: usize = 64 * 1024;
 
 /// A running listener.
