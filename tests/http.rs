@@ -480,3 +480,69 @@ fn a_missing_credential_stops_the_session_before_the_child_starts() {
     assert!(err.contains("hint: export SHOP_CREDENTIAL"), "{err}");
     assert!(!stdout(&out).contains("ran"));
 }
+
+/// A certificate for `localhost` and 127.0.0.1, made with the openssl command line tool.
+fn certificate(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        // A self-signed leaf, trusted directly: webpki refuses a CA certificate as a server's.
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    (cert, key)
+}
+
+#[test]
+fn https_upstreams_speak_http2_and_trust_the_ca_in_ssl_cert_file() {
+    let home = Home::new();
+    let (cert, key) = certificate(home.path());
+    let up = Upstream::start_tls(&cert, &key);
+    let config = shop(up.port, "").replace("http://127.0.0.1", "https://localhost");
+    let script = r#"curl -s -w ' %{http_code}\n' "$SHOP_URL/customers""#;
+    let r = run(
+        &home,
+        &config,
+        script,
+        &[("SSL_CERT_FILE", cert.to_str().unwrap())],
+    );
+    assert_eq!(r.code, Some(0), "{}", r.err);
+    assert!(r.out.contains(r#""email":"ada@example.com""#), "{}", r.out);
+    let seen = up.seen();
+    assert_eq!(seen[0].version, "HTTP/2.0");
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    assert_verifies(&home);
+
+    // With the system's roots alone guard does not trust the upstream, and says so (or, on a
+    // machine with no CA bundle at all, refuses to start).
+    let other = Home::new();
+    let r = run(&other, &config, script, &[]);
+    if r.code == Some(125) {
+        assert!(
+            r.err.contains("no trusted CA certificates found"),
+            "{}",
+            r.err
+        );
+    } else {
+        assert!(r.out.contains("invalid peer certificate"), "{}", r.out);
+        assert!(r.out.contains(" 502"), "{}", r.out);
+    }
+    assert_eq!(up.seen().len(), 1, "an untrusted upstream got a request");
+}

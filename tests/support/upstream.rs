@@ -1,12 +1,14 @@
 //! A real HTTP service for the HTTP gateway tests, on a free loopback port: a JSON API with
 //! customer records, an endpoint that echoes the credential it received, a 50 MiB chunked body,
 //! an SSE stream that sends its next event only after the previous one was acknowledged, one that
-//! never answers, and (separately) a port that resets every connection. It remembers every
-//! request it saw, so tests can check what guard sent upstream.
+//! never answers, and (separately) a port that resets every connection. It serves plain HTTP, or
+//! TLS with HTTP/2 and HTTP/1.1 offered by ALPN. It remembers every request it saw, so tests can
+//! check what guard sent upstream.
 #![allow(dead_code)]
 
 use std::convert::Infallible;
 use std::io::Read;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -15,11 +17,14 @@ use std::time::Duration;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Bytes, Frame, Incoming};
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::{Notify, mpsc};
+use tokio_rustls::TlsAcceptor;
 
 pub const BIG: usize = 50 * 1024 * 1024;
 static CHUNK: [u8; 64 * 1024] = [b'x'; 64 * 1024];
@@ -29,6 +34,7 @@ type Reply = Response<UnsyncBoxBody<Bytes, Infallible>>;
 /// One request as the upstream saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    pub version: String,
     pub method: String,
     pub path: String,
     pub headers: Vec<(String, String)>,
@@ -57,6 +63,28 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn start() -> Upstream {
+        Self::serve(None)
+    }
+
+    /// Serves TLS with the certificate and key in these PEM files.
+    pub fn start_tls(cert: &Path, key: &Path) -> Upstream {
+        let certs = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Self::serve(Some(TlsAcceptor::from(Arc::new(config))))
+    }
+
+    fn serve(tls: Option<TlsAcceptor>) -> Upstream {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -70,13 +98,7 @@ impl Upstream {
         let shared = state.clone();
         runtime.spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let state = shared.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |req| route(state.clone(), req));
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
+                tokio::spawn(connection(stream, shared.clone(), tls.clone()));
             }
         });
         Upstream {
@@ -91,8 +113,31 @@ impl Upstream {
     }
 }
 
+async fn connection(stream: tokio::net::TcpStream, state: Arc<State>, tls: Option<TlsAcceptor>) {
+    let service = service_fn(move |req| route(state.clone(), req));
+    let Some(tls) = tls else {
+        let _ = http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+        return;
+    };
+    let Ok(stream) = tls.accept(stream).await else {
+        return;
+    };
+    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        let _ = http2::Builder::new(TokioExecutor::new())
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+    } else {
+        let _ = http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .await;
+    }
+}
+
 async fn route(state: Arc<State>, req: Request<Incoming>) -> Result<Reply, Infallible> {
     let seen = Seen {
+        version: format!("{:?}", req.version()),
         method: req.method().to_string(),
         path: req.uri().path().to_string(),
         headers: req
