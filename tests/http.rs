@@ -340,6 +340,27 @@ fn bad_requests_get_clear_answers_and_guard_keeps_serving() {
     assert_verifies(&home);
 }
 
+/// The child's proxy variables, as the egress test's script prints them.
+fn assert_proxy_variables(out: &str) {
+    let proxy = out.lines().find_map(|l| l.strip_prefix("proxy=")).unwrap();
+    let urls: Vec<&str> = proxy.split(' ').collect();
+    assert_eq!(urls.len(), 4);
+    assert!(
+        urls.iter()
+            .all(|u| *u == urls[0] && u.starts_with("http://127.0.0.1:")),
+        "{proxy}"
+    );
+    let no_proxy = out
+        .lines()
+        .find_map(|l| l.strip_prefix("no_proxy="))
+        .unwrap();
+    assert!(
+        no_proxy.starts_with("localhost,127.0.0.1,::1,127.0.0.1:"),
+        "{no_proxy}"
+    );
+    assert!(no_proxy.ends_with(" node=1"), "{no_proxy}");
+}
+
 #[test]
 fn egress_tunnels_allowed_hosts_untouched_and_refuses_the_rest() {
     let up = Upstream::start();
@@ -361,28 +382,7 @@ fn egress_tunnels_allowed_hosts_untouched_and_refuses_the_rest() {
     );
     let r = run(&home, &config, &script, &[]);
     assert_eq!(r.code, Some(0), "{}", r.err);
-    let proxy = r
-        .out
-        .lines()
-        .find_map(|l| l.strip_prefix("proxy="))
-        .unwrap();
-    let urls: Vec<&str> = proxy.split(' ').collect();
-    assert_eq!(urls.len(), 4);
-    assert!(
-        urls.iter()
-            .all(|u| *u == urls[0] && u.starts_with("http://127.0.0.1:")),
-        "{proxy}"
-    );
-    let no_proxy = r
-        .out
-        .lines()
-        .find_map(|l| l.strip_prefix("no_proxy="))
-        .unwrap();
-    assert!(
-        no_proxy.starts_with("localhost,127.0.0.1,::1,127.0.0.1:"),
-        "{no_proxy}"
-    );
-    assert!(no_proxy.ends_with(" node=1"), "{no_proxy}");
+    assert_proxy_variables(&r.out);
     assert_eq!(
         r.out.matches(r#""email":"ada@example.com""#).count(),
         2,
@@ -545,4 +545,81 @@ fn https_upstreams_speak_http2_and_trust_the_ca_in_ssl_cert_file() {
         assert!(r.out.contains(" 502"), "{}", r.out);
     }
     assert_eq!(up.seen().len(), 1, "an untrusted upstream got a request");
+}
+
+/// Answers each request guard holds, as a human at another terminal would: reads the one-time
+/// code from guard's stderr and runs `guard approve`. `allow` says which request ids to allow.
+fn answer_requests(home: &Home, err: std::process::ChildStderr, allow: &[&str]) -> Vec<String> {
+    use std::io::BufRead;
+    let mut answered = Vec::new();
+    for line in std::io::BufReader::new(err).lines() {
+        let line = line.unwrap();
+        let Some(rest) = line.split("guard approve ").nth(1) else {
+            continue;
+        };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let (id, code) = (words[0], words[3]);
+        let verdict = if allow.contains(&id) {
+            "--allow"
+        } else {
+            "--deny"
+        };
+        let out = home.run(&["approve", id, verdict, "--code", code]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        answered.push(format!("{id} {verdict}"));
+    }
+    answered
+}
+
+#[test]
+fn an_approved_write_goes_through_and_a_denied_one_does_not() {
+    let up = Upstream::start();
+    let home = Home::new();
+    std::fs::write(home.path().join("guard.toml"), shop(up.port, "")).unwrap();
+    let script = format!(
+        r#"
+        curl -s -X DELETE -w ' %{{http_code}}\n' "$SHOP_URL/customers/1"
+        curl -s -X POST -w ' %{{http_code}}\n' "$SHOP_URL/customers"
+        curl -s --noproxy '' -p -x "$HTTPS_PROXY" -o /dev/null -w 'connect %{{http_connect}}\n' "http://localhost:{}/"
+        "#,
+        up.port
+    );
+    let mut child = home
+        .guard()
+        .env("SHOP_CREDENTIAL", SECRET)
+        .args(["-q", "-c", "guard.toml", "--approver", "socket", "--"])
+        .args(["sh", "-c", &script])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let answered = answer_requests(&home, child.stderr.take().unwrap(), &["h1", "e1"]);
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out).replace("\r\n", "\n");
+    assert_eq!(answered, ["h1 --allow", "h2 --deny", "e1 --allow"]);
+    assert!(text.contains(r#"{"changed":true} 200"#), "{text}");
+    assert!(
+        text.contains(r#"{"error":"guard: rejected: POST /customers"#),
+        "{text}"
+    );
+    assert!(text.contains("connect 200"), "{text}");
+    let seen = up.seen();
+    assert!(
+        seen.iter()
+            .any(|s| s.method == "DELETE" && s.path == "/customers/1")
+    );
+    assert!(!seen.iter().any(|s| s.method == "POST"));
+
+    let recs = records(&home);
+    let http = of_type(&recs, "http");
+    assert_eq!(http[0]["decision"], "approved");
+    assert_eq!(http[1]["decision"], "rejected");
+    assert_eq!(of_type(&recs, "egress")[0]["decision"], "approved");
+    let approvals = of_type(&recs, "approval");
+    assert!(
+        approvals.iter().all(|a| a["via"] == "socket"),
+        "{approvals:?}"
+    );
+    assert_verifies(&home);
 }

@@ -120,18 +120,7 @@ pub fn start_with(
         return Ok(gateways);
     }
     let timeouts = Timeouts::from_env();
-    let mut upstreams = Vec::new();
-    for target in &targets {
-        let upstream = Upstream::parse(&target.upstream)
-            .map_err(|m| target_error(target, format!("upstream {m}")))?;
-        upstreams.push(upstream);
-    }
-    let needs_tls = upstreams.iter().any(Upstream::is_tls);
-    let client = upstream::client(timeouts, needs_tls).map_err(|m| StartError {
-        code: 125,
-        message: format!("HTTPS upstreams: {m}"),
-        hint: Some("install the system CA bundle, or point SSL_CERT_FILE at a PEM bundle".into()),
-    })?;
+    let (upstreams, client) = connect_plan(&targets, timeouts)?;
     let ids = Arc::new(AtomicU64::new(0));
     for (target, upstream) in targets.into_iter().zip(upstreams) {
         let secret = parts.secrets.remove(&target.name);
@@ -156,6 +145,26 @@ pub fn start_with(
         gateways.listeners.push((target.name.clone(), listener));
     }
     Ok(gateways)
+}
+
+/// Each target's upstream, and the one client that reaches them all.
+fn connect_plan(
+    targets: &[&Target],
+    timeouts: Timeouts,
+) -> Result<(Vec<Upstream>, upstream::HttpClient), StartError> {
+    let mut upstreams = Vec::new();
+    for target in targets {
+        let upstream = Upstream::parse(&target.upstream)
+            .map_err(|m| target_error(target, format!("upstream {m}")))?;
+        upstreams.push(upstream);
+    }
+    let needs_tls = upstreams.iter().any(Upstream::is_tls);
+    let client = upstream::client(timeouts, needs_tls).map_err(|m| StartError {
+        code: 125,
+        message: format!("HTTPS upstreams: {m}"),
+        hint: Some("install the system CA bundle, or point SSL_CERT_FILE at a PEM bundle".into()),
+    })?;
+    Ok((upstreams, client))
 }
 
 /// The header a target injects and where its secret comes from. Without `inject`, a credential
