@@ -7,7 +7,8 @@ use hyper::header::{self, HeaderName, HeaderValue};
 
 /// Connection-specific fields (RFC 9110 §7.6.1): they describe one hop and must not be forwarded.
 /// `Proxy-Connection` is the pre-standard spelling some clients still send; `Proxy-Authenticate`
-/// and `Proxy-Authorization` are addressed to a proxy, which here is guard itself.
+/// and `Proxy-Authorization` are addressed to a proxy, which here is guard itself. `Trailer` is
+/// end-to-end (RFC 9110 §6.6.2) and stays: hyper sends HTTP/1.1 trailers only when it is declared.
 const HOP_BY_HOP: &[&str] = &[
     "connection",
     "keep-alive",
@@ -15,7 +16,6 @@ const HOP_BY_HOP: &[&str] = &[
     "proxy-authenticate",
     "proxy-authorization",
     "te",
-    "trailer",
     "transfer-encoding",
     "upgrade",
 ];
