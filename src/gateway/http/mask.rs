@@ -155,7 +155,9 @@ impl ScrubStream {
         buf.extend_from_slice(&bytes);
         let mut counts = Counts::default();
         for secret in &self.secrets {
-            buf = replace_all(&buf, secret, REDACTED.as_bytes(), &mut counts);
+            if find(&buf, secret).is_some() {
+                buf = replace_all(&buf, secret, REDACTED.as_bytes(), &mut counts);
+            }
         }
         if !last {
             let hold = self.held_prefix(&buf);
@@ -192,18 +194,29 @@ impl StreamMasker for ScrubStream {
 
 fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8], counts: &mut Counts) -> Vec<u8> {
     let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if haystack[i..].starts_with(needle) {
-            out.extend_from_slice(with);
-            counts.one("credential");
-            i += needle.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
+    let mut rest = haystack;
+    while let Some(at) = find(rest, needle) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(with);
+        counts.one("credential");
+        rest = &rest[at + needle.len()..];
     }
+    out.extend_from_slice(rest);
     out
+}
+
+/// The first position of `needle` in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut from = 0;
+    while let Some(p) = haystack[from..].iter().position(|&b| b == first) {
+        let at = from + p;
+        if haystack[at..].starts_with(needle) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Masks one short text (a query string) with a fresh stream masker.
@@ -248,6 +261,15 @@ mod tests {
         let mut stream = known.wrap(NoMask.text_stream());
         let (bytes, _) = stream.push(b"data: event 1\n\n");
         assert_eq!(bytes, b"data: event 1\n\n");
+    }
+
+    #[test]
+    fn every_occurrence_is_found_after_a_false_start() {
+        let mut counts = Counts::default();
+        let out = replace_all(b"aaab-x-aab", b"aab", b"[r]", &mut counts);
+        assert_eq!(out, b"a[r]-x-[r]");
+        assert_eq!(counts.count, 2);
+        assert_eq!(find(b"abc", b"cd"), None);
     }
 
     #[test]
