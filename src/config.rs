@@ -104,8 +104,9 @@ pub struct Broker {
 pub struct Egress {
     #[serde(default)]
     pub mode: EgressMode,
+    /// `None` (absent): guard's default list of model APIs; `Some([])` allows nothing.
     #[serde(default)]
-    pub allow: Vec<String>,
+    pub allow: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

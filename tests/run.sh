@@ -37,6 +37,8 @@ command -v tmux >/dev/null || missing+=(tmux)
 command -v asciinema >/dev/null || missing+=(asciinema)
 command -v pgbouncer >/dev/null || missing+=(pgbouncer)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v curl >/dev/null || missing+=(curl)
+command -v openssl >/dev/null || missing+=(openssl)
 ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v cc >/dev/null || missing+=(build-essential)
 if [ ${#missing[@]} -gt 0 ]; then

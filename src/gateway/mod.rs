@@ -1,27 +1,32 @@
 //! The listeners guard opens for each target on loopback, and their lifecycle: started before the
 //! child (their addresses go into its environment), stopped when the session ends.
 
+pub mod http;
+
 use tokio::runtime::Runtime;
 
 use crate::approval::Approver;
-use crate::config::Config;
+use crate::config::{Config, TargetKind};
 use crate::record::transcript::Transcript;
 use crate::session::StartError;
 use crate::session::env::ChildEnv;
 
 /// The running gateways of a session.
-pub struct Gateways {}
+pub struct Gateways {
+    http: http::HttpGateways,
+    egress: Option<http::EgressProxy>,
+}
 
 /// Starts a gateway per configured target and sets each target's variable in the child's
 /// environment. A target guard cannot serve stops the session before the child starts.
 pub fn start(
-    _runtime: &Runtime,
+    runtime: &Runtime,
     config: &Config,
-    _transcript: &Transcript,
-    _approver: &Approver,
-    _env: &mut ChildEnv,
+    transcript: &Transcript,
+    approver: &Approver,
+    env: &mut ChildEnv,
 ) -> Result<Gateways, StartError> {
-    if let Some(target) = config.targets.first() {
+    if let Some(target) = config.targets.iter().find(|t| t.kind != TargetKind::Http) {
         return Err(StartError {
             code: 125,
             message: format!(
@@ -31,10 +36,19 @@ pub fn start(
             hint: Some("remove the [[target]] from the configuration".into()),
         });
     }
-    Ok(Gateways {})
+    // HTTP targets first: the egress proxy lists their addresses in the child's NO_PROXY.
+    let http = http::start(runtime, config, transcript, approver, env)?;
+    let own = http.addresses();
+    let egress = http::egress::start(runtime, &config.egress, transcript, approver, env, &own)?;
+    Ok(Gateways { http, egress })
 }
 
 impl Gateways {
     /// Stops accepting connections and closes the ones still open.
-    pub fn shutdown(self, _runtime: &Runtime) {}
+    pub fn shutdown(self, runtime: &Runtime) {
+        if let Some(egress) = self.egress {
+            egress.shutdown(runtime);
+        }
+        self.http.shutdown(runtime);
+    }
 }
