@@ -318,7 +318,7 @@ fn bad_requests_get_clear_answers_and_guard_keeps_serving() {
         curl -s -o /dev/null -w 'oversized %{http_code}\n' -H "X-A: $big" -H "X-B: $big" -H "X-C: $big" "$SHOP_URL/customers"
         curl -s -w ' %{http_code}\n' -H 'Connection: Upgrade' -H 'Upgrade: websocket' "$SHOP_URL/socket"
         curl -s -w ' %{http_code}\n' "$SHOP_URL/gzip"
-        bash -c 'exec 3<>"/dev/tcp/127.0.0.1/${SHOP_URL##*:}"; printf "GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n" >&3; head -n 1 <&3'
+        bash -c 'port=${SHOP_URL##*:}; exec 3<>"/dev/tcp/127.0.0.1/${port%%/*}"; printf "GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n" >&3; head -n 1 <&3'
         curl -s -o /dev/null -w 'after %{http_code}\n' "$SHOP_URL/customers"
     "#;
     let r = run(&home, &shop(up.port, ""), script, &[]);
@@ -620,6 +620,38 @@ fn an_approved_write_goes_through_and_a_denied_one_does_not() {
     assert!(
         approvals.iter().all(|a| a["via"] == "socket"),
         "{approvals:?}"
+    );
+    assert_verifies(&home);
+}
+
+#[test]
+fn a_request_without_the_sessions_url_is_refused() {
+    let up = Upstream::start();
+    let home = Home::new();
+    // The same listener, reached without the secret path the child was given: what any other
+    // local process would try.
+    let script = r#"
+        base=$(printf %s "$SHOP_URL" | sed -E 's#^(http://[^/]+)/.*#\1#')
+        curl -s -w ' %{http_code}\n' "$base/customers"
+        curl -s -w ' %{http_code}\n' "$base/wrong-secret/customers"
+        curl -s -o /dev/null -w '%{http_code}\n' "$SHOP_URL/customers"
+    "#;
+    let r = run(&home, &shop(up.port, ""), script, &[]);
+    assert_eq!(r.code, Some(0), "{}", r.err);
+    assert_eq!(r.out.matches(" 403\n").count(), 2, "{}", r.out);
+    assert!(r.out.ends_with("200\n"), "{}", r.out);
+    assert_eq!(
+        up.seen().len(),
+        1,
+        "only the request with the secret arrived"
+    );
+    let recs = records(&home);
+    let http = of_type(&recs, "http");
+    assert_eq!(http[0]["decision"], "deny");
+    assert_eq!(http[0]["path"], "/customers");
+    assert_eq!(
+        http[2]["path"], "/customers",
+        "the secret is not in the record"
     );
     assert_verifies(&home);
 }

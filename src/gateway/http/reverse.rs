@@ -48,6 +48,9 @@ pub struct Reverse {
     pub approver: Approver,
     /// Request ids (`h1`, `h2`, ...), shared by every HTTP target of the session.
     pub ids: Arc<AtomicU64>,
+    /// `/<session secret>`: the path every request must start with. The listener is on
+    /// loopback, where any local process could reach it; only the child was given the URL.
+    pub path_secret: String,
 }
 
 /// How a request was decided.
@@ -66,14 +69,23 @@ impl Reverse {
         })
     }
 
-    async fn handle(&self, request: Request<Incoming>) -> Response<Body> {
+    async fn handle(&self, mut request: Request<Incoming>) -> Response<Body> {
         let started = Instant::now();
         let id = format!("h{}", self.ids.fetch_add(1, Ordering::Relaxed) + 1);
+        let with_secret = self.strip_secret(&mut request);
         let method = request.method().as_str().to_string();
         let path = request.uri().path().to_string();
         // The query may carry what the masker masks; the record holds only its masked form.
         let query = request.uri().query().map(|q| mask_text(&*self.masker, q));
-        let verdict = self.verdict(&request, &method, &path);
+        let verdict = if with_secret {
+            self.verdict(&request, &method, &path)
+        } else {
+            Verdict {
+                class: classify(&method).as_str().to_string(),
+                action: Action::Deny,
+                rule: "built-in: the request does not carry the session's URL".into(),
+            }
+        };
         let ruling = self
             .rule(&id, &verdict, &method, &path, query.as_deref())
             .await;
@@ -104,6 +116,31 @@ impl Reverse {
                 }
                 e.response()
             }
+        }
+    }
+
+    /// Takes `/<session secret>` off the front of the path; false when it is not there.
+    fn strip_secret(&self, request: &mut Request<Incoming>) -> bool {
+        let path = request.uri().path();
+        let head = path.get(..self.path_secret.len()).unwrap_or("");
+        let rest = &path[head.len()..];
+        let matches = head.len() == self.path_secret.len()
+            && constant_time_eq(head.as_bytes(), self.path_secret.as_bytes())
+            && (rest.is_empty() || rest.starts_with('/'));
+        if !matches {
+            return false;
+        }
+        let rest = if rest.is_empty() { "/" } else { rest };
+        let path_and_query = match request.uri().query() {
+            Some(query) => format!("{rest}?{query}"),
+            None => rest.to_string(),
+        };
+        match path_and_query.parse::<hyper::Uri>() {
+            Ok(uri) => {
+                *request.uri_mut() = uri;
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -265,4 +302,8 @@ impl Reverse {
         };
         Ok(Response::from_parts(parts, body))
     }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
