@@ -44,6 +44,7 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Store a broker token in the OS keyring, read from a hidden prompt or from stdin')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Remove the broker token `guard login` stored')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Try guard in a minute: a fake customer API behind guard, and a shell to poke it from')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a guard.toml by answering a few questions (needs a terminal)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (to stdout, or one file per command into a folder)')
@@ -120,6 +121,13 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'guard;demo' {
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no banner')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no banner')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'guard;init' {
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write the configuration')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Where to write the configuration')
@@ -157,6 +165,7 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('login', 'login', [CompletionResultType]::ParameterValue, 'Store a broker token in the OS keyring, read from a hidden prompt or from stdin')
             [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Remove the broker token `guard login` stored')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret')
+            [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Try guard in a minute: a fake customer API behind guard, and a shell to poke it from')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a guard.toml by answering a few questions (needs a terminal)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (to stdout, or one file per command into a folder)')
@@ -189,6 +198,9 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             break
         }
         'guard;help;doctor' {
+            break
+        }
+        'guard;help;demo' {
             break
         }
         'guard;help;init' {

@@ -22,6 +22,9 @@ _guard() {
             guard,completions)
                 cmd="guard__subcmd__completions"
                 ;;
+            guard,demo)
+                cmd="guard__subcmd__demo"
+                ;;
             guard,doctor)
                 cmd="guard__subcmd__doctor"
                 ;;
@@ -63,6 +66,9 @@ _guard() {
                 ;;
             guard__subcmd__help,completions)
                 cmd="guard__subcmd__help__subcmd__completions"
+                ;;
+            guard__subcmd__help,demo)
+                cmd="guard__subcmd__help__subcmd__demo"
                 ;;
             guard__subcmd__help,doctor)
                 cmd="guard__subcmd__help__subcmd__doctor"
@@ -107,7 +113,7 @@ _guard() {
 
     case "${cmd}" in
         guard)
-            opts="-c -n -q -h -V --config --name --approver --approval-timeout --record-input --no-cast --quiet --help --version run sessions show export verify replay login logout doctor init completions man approve help"
+            opts="-c -n -q -h -V --config --name --approver --approval-timeout --record-input --no-cast --quiet --help --version run sessions show export verify replay login logout doctor demo init completions man approve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -180,6 +186,20 @@ _guard() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        guard__subcmd__demo)
+            opts="-q -h --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         guard__subcmd__doctor)
             opts="-c -h --config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -229,7 +249,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help)
-            opts="run sessions show export verify replay login logout doctor init completions man approve help"
+            opts="run sessions show export verify replay login logout doctor demo init completions man approve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -257,6 +277,20 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__demo)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

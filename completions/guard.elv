@@ -41,6 +41,7 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand login 'Store a broker token in the OS keyring, read from a hidden prompt or from stdin'
             cand logout 'Remove the broker token `guard login` stored'
             cand doctor 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret'
+            cand demo 'Try guard in a minute: a fake customer API behind guard, and a shell to poke it from'
             cand init 'Write a guard.toml by answering a few questions (needs a terminal)'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
@@ -107,6 +108,12 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'guard;demo'= {
+            cand -q 'Print no banner'
+            cand --quiet 'Print no banner'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'guard;init'= {
             cand -o 'Where to write the configuration'
             cand --output 'Where to write the configuration'
@@ -140,6 +147,7 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand login 'Store a broker token in the OS keyring, read from a hidden prompt or from stdin'
             cand logout 'Remove the broker token `guard login` stored'
             cand doctor 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret'
+            cand demo 'Try guard in a minute: a fake customer API behind guard, and a shell to poke it from'
             cand init 'Write a guard.toml by answering a few questions (needs a terminal)'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
@@ -163,6 +171,8 @@ set edit:completion:arg-completer[guard] = {|@words|
         &'guard;help;logout'= {
         }
         &'guard;help;doctor'= {
+        }
+        &'guard;help;demo'= {
         }
         &'guard;help;init'= {
         }

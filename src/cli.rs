@@ -47,6 +47,8 @@ pub enum Command {
     /// Check the configuration, the broker token, each target's credentials and upstream;
     /// exit 1 when anything is wrong. Prints no secret.
     Doctor(DoctorArgs),
+    /// Try guard in a minute: a fake customer API behind guard, and a shell to poke it from.
+    Demo(DemoArgs),
     /// Write a guard.toml by answering a few questions (needs a terminal).
     Init(InitArgs),
     /// Print a shell completion script to stdout.
@@ -223,6 +225,17 @@ pub struct LogoutArgs {
     /// Configuration file to take the broker from [default: as for `guard run`].
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Print no banner.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// The command to run [default: $SHELL].
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ mod broker;
 mod cli;
 mod cmd;
 mod config;
+mod demo;
 mod gateway;
 mod record;
 mod review;

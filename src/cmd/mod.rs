@@ -3,6 +3,7 @@
 
 pub mod approve;
 pub mod completions;
+pub mod demo;
 pub mod doctor;
 pub mod export;
 pub mod init;
@@ -54,6 +55,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Logout(args)) => logout::cmd_logout(args),
         Some(Command::Doctor(args)) => doctor::cmd_doctor(args),
         Some(Command::Init(args)) => init::cmd_init(args),
+        Some(Command::Demo(args)) => demo::cmd_demo(args),
         Some(Command::Completions(args)) => completions::cmd_completions(args),
         Some(Command::Man(args)) => man::cmd_man(args),
         Some(Command::Approve(args)) => approve::cmd_approve(args),

@@ -28,7 +28,7 @@ pub fn cmd_run(args: RunArgs) -> Result<i32, CliError> {
 }
 
 /// SPEC: the terminal when guard's stdin and stdout are terminals, otherwise nobody (deny).
-fn approver_mode(asked: Option<Approver>) -> Result<approval::Mode, CliError> {
+pub fn approver_mode(asked: Option<Approver>) -> Result<approval::Mode, CliError> {
     let has_terminal = tty::is_tty(0) && tty::is_tty(1);
     match asked {
         Some(Approver::Tty) if !has_terminal => Err(CliError::new(
