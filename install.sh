@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds and installs guard with its shell completions and man pages.
 #   ./install.sh [--prefix DIR]     default prefix: ~/.local
-# On Debian or Ubuntu it installs the build's system packages with apt-get (as root or through
-# sudo); on macOS it checks for Xcode's command line tools. Rust (cargo) must be installed.
+# On Debian or Ubuntu it installs the build's system packages (a C compiler, libclang) with
+# apt-get, as root or through sudo; on macOS it checks for Xcode's command line tools, which
+# bring both. Rust (cargo) must be installed.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -31,6 +32,8 @@ case "$(uname -s)" in
       need=()
       command -v cc >/dev/null || need+=(build-essential)
       command -v pkg-config >/dev/null || need+=(pkg-config)
+      # pg_query builds PostgreSQL's own parser and generates its bindings with libclang.
+      ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
       if [ ${#need[@]} -gt 0 ]; then
         say "installing ${need[*]} (apt-get)"
         as_root apt-get update -qq
