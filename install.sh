@@ -31,6 +31,8 @@ case "$(uname -s)" in
       need=()
       command -v cc >/dev/null || need+=(build-essential)
       command -v pkg-config >/dev/null || need+=(pkg-config)
+      # pg_query compiles PostgreSQL's parser and generates its bindings with libclang.
+      ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || need+=(libclang-dev)
       if [ ${#need[@]} -gt 0 ]; then
         say "installing ${need[*]} (apt-get)"
         as_root apt-get update -qq

@@ -4,6 +4,7 @@ mod cli;
 mod cmd;
 mod config;
 mod gateway;
+mod policy;
 mod record;
 mod session;
 mod terminal;
