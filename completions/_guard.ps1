@@ -38,6 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'List recorded sessions, newest first')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Inspect the policy: how statements and requests are classified and decided')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (to stdout, or one file per command into a folder)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -69,6 +70,32 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'guard;policy' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Print the class, the reason, the rule that matches and the outcome of a SQL text or an HTTP request, without running it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'guard;policy;explain' {
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Decide as for this target: rules that name another target do not apply')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'guard;policy;help' {
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Print the class, the reason, the rule that matches and the outcome of a SQL text or an HTTP request, without running it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'guard;policy;help;explain' {
+            break
+        }
+        'guard;policy;help;help' {
+            break
+        }
         'guard;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -84,6 +111,7 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'List recorded sessions, newest first')
             [CompletionResult]::new('verify', 'verify', [CompletionResultType]::ParameterValue, 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Inspect the policy: how statements and requests are classified and decided')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (to stdout, or one file per command into a folder)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -96,6 +124,13 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             break
         }
         'guard;help;verify' {
+            break
+        }
+        'guard;help;policy' {
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Print the class, the reason, the rule that matches and the outcome of a SQL text or an HTTP request, without running it')
+            break
+        }
+        'guard;help;policy;explain' {
             break
         }
         'guard;help;completions' {

@@ -25,6 +25,9 @@ _guard() {
             guard,man)
                 cmd="guard__subcmd__man"
                 ;;
+            guard,policy)
+                cmd="guard__subcmd__policy"
+                ;;
             guard,run)
                 cmd="guard__subcmd__run"
                 ;;
@@ -43,6 +46,9 @@ _guard() {
             guard__subcmd__help,man)
                 cmd="guard__subcmd__help__subcmd__man"
                 ;;
+            guard__subcmd__help,policy)
+                cmd="guard__subcmd__help__subcmd__policy"
+                ;;
             guard__subcmd__help,run)
                 cmd="guard__subcmd__help__subcmd__run"
                 ;;
@@ -52,6 +58,21 @@ _guard() {
             guard__subcmd__help,verify)
                 cmd="guard__subcmd__help__subcmd__verify"
                 ;;
+            guard__subcmd__help__subcmd__policy,explain)
+                cmd="guard__subcmd__help__subcmd__policy__subcmd__explain"
+                ;;
+            guard__subcmd__policy,explain)
+                cmd="guard__subcmd__policy__subcmd__explain"
+                ;;
+            guard__subcmd__policy,help)
+                cmd="guard__subcmd__policy__subcmd__help"
+                ;;
+            guard__subcmd__policy__subcmd__help,explain)
+                cmd="guard__subcmd__policy__subcmd__help__subcmd__explain"
+                ;;
+            guard__subcmd__policy__subcmd__help,help)
+                cmd="guard__subcmd__policy__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -59,7 +80,7 @@ _guard() {
 
     case "${cmd}" in
         guard)
-            opts="-c -n -q -h -V --config --name --approver --approval-timeout --record-input --no-cast --quiet --help --version run sessions verify completions man help"
+            opts="-c -n -q -h -V --config --name --approver --approval-timeout --record-input --no-cast --quiet --help --version run sessions verify policy completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -111,7 +132,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help)
-            opts="run sessions verify completions man help"
+            opts="run sessions verify policy completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -155,6 +176,34 @@ _guard() {
         guard__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__policy)
+            opts="explain"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__policy__subcmd__explain)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -219,6 +268,88 @@ _guard() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__policy)
+            opts="-h --help explain help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__policy__subcmd__explain)
+            opts="-c -h --target --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__policy__subcmd__help)
+            opts="explain help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__policy__subcmd__help__subcmd__explain)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__policy__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -35,6 +35,7 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand run 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)'
             cand sessions 'List recorded sessions, newest first'
             cand verify 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing'
+            cand policy 'Inspect the policy: how statements and requests are classified and decided'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -62,6 +63,27 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'guard;policy'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand explain 'Print the class, the reason, the rule that matches and the outcome of a SQL text or an HTTP request, without running it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'guard;policy;explain'= {
+            cand --target 'Decide as for this target: rules that name another target do not apply'
+            cand -c 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]'
+            cand --config 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'guard;policy;help'= {
+            cand explain 'Print the class, the reason, the rule that matches and the outcome of a SQL text or an HTTP request, without running it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'guard;policy;help;explain'= {
+        }
+        &'guard;policy;help;help'= {
+        }
         &'guard;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -75,6 +97,7 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand run 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)'
             cand sessions 'List recorded sessions, newest first'
             cand verify 'Check a session''s transcript chain and files; exit 1 when anything was altered or is missing'
+            cand policy 'Inspect the policy: how statements and requests are classified and decided'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -84,6 +107,11 @@ set edit:completion:arg-completer[guard] = {|@words|
         &'guard;help;sessions'= {
         }
         &'guard;help;verify'= {
+        }
+        &'guard;help;policy'= {
+            cand explain 'Print the class, the reason, the rule that matches and the outcome of a SQL text or an HTTP request, without running it'
+        }
+        &'guard;help;policy;explain'= {
         }
         &'guard;help;completions'= {
         }

@@ -3,6 +3,7 @@
 
 pub mod completions;
 pub mod man;
+pub mod policy;
 pub mod run;
 pub mod sessions;
 pub mod verify;
@@ -39,6 +40,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Run(args)) => run::cmd_run(args),
         Some(Command::Sessions(args)) => sessions::cmd_sessions(args),
         Some(Command::Verify(args)) => verify::cmd_verify(args),
+        Some(Command::Policy(args)) => policy::cmd_policy(args),
         Some(Command::Completions(args)) => completions::cmd_completions(args),
         Some(Command::Man(args)) => man::cmd_man(args),
     }
