@@ -171,7 +171,7 @@ const READS: &[&[&str]] = &[
         "regr_intercept", "regr_r2", "regr_slope", "regr_sxx", "regr_sxy", "regr_syy", "mode",
         "percentile_cont", "percentile_disc", "rank", "dense_rank", "percent_rank", "cume_dist",
         "xmlagg", "range_agg", "range_intersect_agg", "any_value", "row_number", "ntile", "lag",
-        "lead", "first_value", "last_value", "nth_value", "grouping",
+        "lead", "first_value", "last_value", "nth_value", "grouping", "merge_action",
     ],
     // mathematics
     &[
@@ -250,7 +250,7 @@ const READS: &[&[&str]] = &[
         "ts_parse", "ts_token_type", "setweight", "strip", "numnode", "querytree",
         "tsvector_to_array", "array_to_tsvector", "ts_delete", "ts_filter",
         "get_current_ts_config", "json_to_tsvector", "jsonb_to_tsvector", "tsquery_phrase",
-        "xmlcomment", "xmltext", "xpath", "xpath_exists", "xml_is_well_formed",
+        "xmlcomment", "xmltext", "xmlexists", "xpath", "xpath_exists", "xml_is_well_formed",
         "xml_is_well_formed_content", "xml_is_well_formed_document",
     ],
     // conversions and type input checks
@@ -266,7 +266,7 @@ const READS: &[&[&str]] = &[
     // the session and the server, read only
     &[
         "current_database", "current_schema", "current_schemas", "current_user",
-        "current_query", "current_setting", "session_user", "current_role", "user",
+        "current_query", "current_setting", "session_user", "current_role", "user", "system_user",
         "inet_client_addr", "inet_client_port", "inet_server_addr", "inet_server_port",
         "pg_backend_pid", "pg_blocking_pids", "pg_safe_snapshot_blocking_pids",
         "pg_conf_load_time", "pg_current_logfile", "pg_is_other_temp_schema",

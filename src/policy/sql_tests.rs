@@ -135,6 +135,15 @@ const TABLE: &[(&str, Class)] = &[
         Read,
     ),
     ("SELECT XMLELEMENT(NAME a, 'x')", Read),
+    (
+        "SELECT system_user, now() AT LOCAL, x IS NORMALIZED FROM t",
+        Read,
+    ),
+    ("SELECT XMLEXISTS('//a' PASSING BY VALUE '<a/>')", Read),
+    (
+        "SELECT json_value(j, '$.a' RETURNING int), json_exists(j, '$.b') FROM t",
+        Read,
+    ),
     ("SELECT currval('orders_id_seq')", Read),
     ("SHOW search_path", Read),
     ("SHOW ALL", Read),
