@@ -480,107 +480,52 @@ fn bare_kind(parent: &str, field: &str) -> Option<&'static str> {
     })
 }
 
-/// Statement kinds whose class their kind decides. Reads are listed in `READ_STATEMENTS`; kinds
-/// with a handler of their own are listed in `known_statement`.
+/// Statement kinds whose class their kind decides, by class. Reads are listed in
+/// `READ_STATEMENTS`; kinds with a handler of their own are listed in `known_statement`.
+#[rustfmt::skip]
+const FIXED_CLASSES: &[(Class, &[&str])] = &[
+    (Class::Dangerous, &[
+        "DropStmt", "TruncateStmt", "DropdbStmt", "DropRoleStmt", "DropOwnedStmt",
+        "DropTableSpaceStmt", "DropSubscriptionStmt", "DropUserMappingStmt", "DoStmt",
+        "AlterSystemStmt", "LoadStmt",
+    ]),
+    (Class::Admin, &[
+        "GrantStmt", "GrantRoleStmt", "CreateRoleStmt", "AlterRoleStmt", "AlterRoleSetStmt",
+        "ReassignOwnedStmt", "CreateExtensionStmt", "AlterExtensionStmt",
+        "AlterExtensionContentsStmt", "ListenStmt", "UnlistenStmt", "NotifyStmt",
+        "AlterDefaultPrivilegesStmt", "CreatePolicyStmt", "AlterPolicyStmt", "SecLabelStmt",
+        "CreatePlangStmt", "CreateEventTrigStmt", "AlterEventTrigStmt",
+        "CreateForeignServerStmt", "AlterForeignServerStmt", "CreateFdwStmt", "AlterFdwStmt",
+        "CreateUserMappingStmt", "AlterUserMappingStmt", "ImportForeignSchemaStmt",
+        "CreateSubscriptionStmt", "AlterSubscriptionStmt", "CreatePublicationStmt",
+        "AlterPublicationStmt", "CreateTableSpaceStmt", "AlterTableSpaceOptionsStmt",
+        "CreateAmStmt", "AlterOwnerStmt", "CheckPointStmt",
+    ]),
+    (Class::Ddl, &[
+        "CreateStmt", "CreateTableAsStmt", "ViewStmt", "IndexStmt", "AlterTableStmt",
+        "CreateSeqStmt", "AlterSeqStmt", "CreateSchemaStmt", "CreateDomainStmt",
+        "AlterDomainStmt", "CreateEnumStmt", "AlterEnumStmt", "CompositeTypeStmt",
+        "CreateRangeStmt", "DefineStmt", "AlterFunctionStmt", "CreateTrigStmt", "RuleStmt",
+        "CommentStmt", "VacuumStmt", "ReindexStmt", "ClusterStmt", "RefreshMatViewStmt",
+        "RenameStmt", "AlterObjectSchemaStmt", "AlterObjectDependsStmt", "CreatedbStmt",
+        "AlterDatabaseStmt", "AlterDatabaseSetStmt", "AlterDatabaseRefreshCollStmt",
+        "AlterCollationStmt", "CreateCastStmt", "CreateConversionStmt", "CreateOpClassStmt",
+        "CreateOpFamilyStmt", "AlterOpFamilyStmt", "AlterOperatorStmt", "AlterTypeStmt",
+        "CreateStatsStmt", "AlterStatsStmt", "AlterTsdictionaryStmt",
+        "AlterTsconfigurationStmt", "CreateForeignTableStmt", "CreateTransformStmt",
+        "AlterTableMoveAllStmt",
+    ]),
+    // LOCK TABLE takes locks that block writers (and readers, in ACCESS EXCLUSIVE mode).
+    (Class::Write, &["LockStmt"]),
+    // A procedure can write, commit, and do anything its owner wrote.
+    (Class::Unknown, &["CallStmt"]),
+];
+
 fn fixed_class(kind: &str) -> Option<Class> {
-    Some(match kind {
-        "DropStmt"
-        | "TruncateStmt"
-        | "DropdbStmt"
-        | "DropRoleStmt"
-        | "DropOwnedStmt"
-        | "DropTableSpaceStmt"
-        | "DropSubscriptionStmt"
-        | "DropUserMappingStmt"
-        | "DoStmt"
-        | "AlterSystemStmt"
-        | "LoadStmt" => Class::Dangerous,
-        "GrantStmt"
-        | "GrantRoleStmt"
-        | "CreateRoleStmt"
-        | "AlterRoleStmt"
-        | "AlterRoleSetStmt"
-        | "ReassignOwnedStmt"
-        | "CreateExtensionStmt"
-        | "AlterExtensionStmt"
-        | "AlterExtensionContentsStmt"
-        | "ListenStmt"
-        | "UnlistenStmt"
-        | "NotifyStmt"
-        | "AlterDefaultPrivilegesStmt"
-        | "CreatePolicyStmt"
-        | "AlterPolicyStmt"
-        | "SecLabelStmt"
-        | "CreatePlangStmt"
-        | "CreateEventTrigStmt"
-        | "AlterEventTrigStmt"
-        | "CreateForeignServerStmt"
-        | "AlterForeignServerStmt"
-        | "CreateFdwStmt"
-        | "AlterFdwStmt"
-        | "CreateUserMappingStmt"
-        | "AlterUserMappingStmt"
-        | "ImportForeignSchemaStmt"
-        | "CreateSubscriptionStmt"
-        | "AlterSubscriptionStmt"
-        | "CreatePublicationStmt"
-        | "AlterPublicationStmt"
-        | "CreateTableSpaceStmt"
-        | "AlterTableSpaceOptionsStmt"
-        | "CreateAmStmt"
-        | "AlterOwnerStmt"
-        | "CheckPointStmt" => Class::Admin,
-        "CreateStmt"
-        | "CreateTableAsStmt"
-        | "ViewStmt"
-        | "IndexStmt"
-        | "AlterTableStmt"
-        | "CreateSeqStmt"
-        | "AlterSeqStmt"
-        | "CreateSchemaStmt"
-        | "CreateDomainStmt"
-        | "AlterDomainStmt"
-        | "CreateEnumStmt"
-        | "AlterEnumStmt"
-        | "CompositeTypeStmt"
-        | "CreateRangeStmt"
-        | "DefineStmt"
-        | "AlterFunctionStmt"
-        | "CreateTrigStmt"
-        | "RuleStmt"
-        | "CommentStmt"
-        | "VacuumStmt"
-        | "ReindexStmt"
-        | "ClusterStmt"
-        | "RefreshMatViewStmt"
-        | "RenameStmt"
-        | "AlterObjectSchemaStmt"
-        | "AlterObjectDependsStmt"
-        | "CreatedbStmt"
-        | "AlterDatabaseStmt"
-        | "AlterDatabaseSetStmt"
-        | "AlterDatabaseRefreshCollStmt"
-        | "AlterCollationStmt"
-        | "CreateCastStmt"
-        | "CreateConversionStmt"
-        | "CreateOpClassStmt"
-        | "CreateOpFamilyStmt"
-        | "AlterOpFamilyStmt"
-        | "AlterOperatorStmt"
-        | "AlterTypeStmt"
-        | "CreateStatsStmt"
-        | "AlterStatsStmt"
-        | "AlterTsdictionaryStmt"
-        | "AlterTsconfigurationStmt"
-        | "CreateForeignTableStmt"
-        | "CreateTransformStmt"
-        | "AlterTableMoveAllStmt" => Class::Ddl,
-        // LOCK TABLE takes locks that block writers (and readers, in ACCESS EXCLUSIVE mode).
-        "LockStmt" => Class::Write,
-        // A procedure can write, commit, and do anything its owner wrote.
-        "CallStmt" => Class::Unknown,
-        _ => return None,
-    })
+    FIXED_CLASSES
+        .iter()
+        .find(|(_, kinds)| kinds.contains(&kind))
+        .map(|(class, _)| *class)
 }
 
 /// Top-level statement kinds that only read, or that change nothing but the session.
