@@ -46,6 +46,7 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Try guard in a minute: a fake customer API behind guard, and a shell to poke it from')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a guard.toml by answering a few questions (needs a terminal)')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Inspect the policy: how statements and requests are classified and decided')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (to stdout, or one file per command into a folder)')
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'List or answer the approval requests of a session run with `--approver socket`')
@@ -135,6 +136,32 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'guard;policy' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Print the class, the reason, the rule that matches and the outcome of a SQL text or an HTTP request, without running it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'guard;policy;explain' {
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'Decide as for this target: rules that name another target do not apply')
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'guard;policy;help' {
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Print the class, the reason, the rule that matches and the outcome of a SQL text or an HTTP request, without running it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'guard;policy;help;explain' {
+            break
+        }
+        'guard;policy;help;help' {
+            break
+        }
         'guard;completions' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -167,6 +194,7 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Try guard in a minute: a fake customer API behind guard, and a shell to poke it from')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a guard.toml by answering a few questions (needs a terminal)')
+            [CompletionResult]::new('policy', 'policy', [CompletionResultType]::ParameterValue, 'Inspect the policy: how statements and requests are classified and decided')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (to stdout, or one file per command into a folder)')
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'List or answer the approval requests of a session run with `--approver socket`')
@@ -204,6 +232,13 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             break
         }
         'guard;help;init' {
+            break
+        }
+        'guard;help;policy' {
+            [CompletionResult]::new('explain', 'explain', [CompletionResultType]::ParameterValue, 'Print the class, the reason, the rule that matches and the outcome of a SQL text or an HTTP request, without running it')
+            break
+        }
+        'guard;help;policy;explain' {
             break
         }
         'guard;help;completions' {

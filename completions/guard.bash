@@ -46,6 +46,9 @@ _guard() {
             guard,man)
                 cmd="guard__subcmd__man"
                 ;;
+            guard,policy)
+                cmd="guard__subcmd__policy"
+                ;;
             guard,replay)
                 cmd="guard__subcmd__replay"
                 ;;
@@ -91,6 +94,9 @@ _guard() {
             guard__subcmd__help,man)
                 cmd="guard__subcmd__help__subcmd__man"
                 ;;
+            guard__subcmd__help,policy)
+                cmd="guard__subcmd__help__subcmd__policy"
+                ;;
             guard__subcmd__help,replay)
                 cmd="guard__subcmd__help__subcmd__replay"
                 ;;
@@ -106,6 +112,21 @@ _guard() {
             guard__subcmd__help,verify)
                 cmd="guard__subcmd__help__subcmd__verify"
                 ;;
+            guard__subcmd__help__subcmd__policy,explain)
+                cmd="guard__subcmd__help__subcmd__policy__subcmd__explain"
+                ;;
+            guard__subcmd__policy,explain)
+                cmd="guard__subcmd__policy__subcmd__explain"
+                ;;
+            guard__subcmd__policy,help)
+                cmd="guard__subcmd__policy__subcmd__help"
+                ;;
+            guard__subcmd__policy__subcmd__help,explain)
+                cmd="guard__subcmd__policy__subcmd__help__subcmd__explain"
+                ;;
+            guard__subcmd__policy__subcmd__help,help)
+                cmd="guard__subcmd__policy__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -113,7 +134,7 @@ _guard() {
 
     case "${cmd}" in
         guard)
-            opts="-c -n -q -h -V --config --name --approver --approval-timeout --record-input --no-cast --quiet --help --version run sessions show export verify replay login logout doctor demo init completions man approve help"
+            opts="-c -n -q -h -V --config --name --approver --approval-timeout --record-input --no-cast --quiet --help --version run sessions show export verify replay login logout doctor demo init policy completions man approve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -249,7 +270,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help)
-            opts="run sessions show export verify replay login logout doctor demo init completions man approve help"
+            opts="run sessions show export verify replay login logout doctor demo init policy completions man approve help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -391,6 +412,34 @@ _guard() {
         guard__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__policy)
+            opts="explain"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__policy__subcmd__explain)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -557,6 +606,88 @@ _guard() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__policy)
+            opts="-h --help explain help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__policy__subcmd__explain)
+            opts="-c -h --target --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__policy__subcmd__help)
+            opts="explain help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__policy__subcmd__help__subcmd__explain)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__policy__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -43,6 +43,7 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand doctor 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret'
             cand demo 'Try guard in a minute: a fake customer API behind guard, and a shell to poke it from'
             cand init 'Write a guard.toml by answering a few questions (needs a terminal)'
+            cand policy 'Inspect the policy: how statements and requests are classified and decided'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
             cand approve 'List or answer the approval requests of a session run with `--approver socket`'
@@ -120,6 +121,27 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'guard;policy'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand explain 'Print the class, the reason, the rule that matches and the outcome of a SQL text or an HTTP request, without running it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'guard;policy;explain'= {
+            cand --target 'Decide as for this target: rules that name another target do not apply'
+            cand -c 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]'
+            cand --config 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'guard;policy;help'= {
+            cand explain 'Print the class, the reason, the rule that matches and the outcome of a SQL text or an HTTP request, without running it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'guard;policy;help;explain'= {
+        }
+        &'guard;policy;help;help'= {
+        }
         &'guard;completions'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -149,6 +171,7 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand doctor 'Check the configuration, the broker token, each target''s credentials and upstream; exit 1 when anything is wrong. Prints no secret'
             cand demo 'Try guard in a minute: a fake customer API behind guard, and a shell to poke it from'
             cand init 'Write a guard.toml by answering a few questions (needs a terminal)'
+            cand policy 'Inspect the policy: how statements and requests are classified and decided'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
             cand approve 'List or answer the approval requests of a session run with `--approver socket`'
@@ -175,6 +198,11 @@ set edit:completion:arg-completer[guard] = {|@words|
         &'guard;help;demo'= {
         }
         &'guard;help;init'= {
+        }
+        &'guard;help;policy'= {
+            cand explain 'Print the class, the reason, the rule that matches and the outcome of a SQL text or an HTTP request, without running it'
+        }
+        &'guard;help;policy;explain'= {
         }
         &'guard;help;completions'= {
         }

@@ -51,6 +51,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Write a guard.toml by answering a few questions (needs a terminal).
     Init(InitArgs),
+    /// Inspect the policy: how statements and requests are classified and decided.
+    Policy(PolicyArgs),
     /// Print a shell completion script to stdout.
     Completions(CompletionsArgs),
     /// Write man pages (to stdout, or one file per command into a folder).
@@ -249,6 +251,40 @@ pub struct InitArgs {
 pub struct DoctorArgs {
     /// Configuration file to check [default: $GUARD_CONFIG, ./guard.toml,
     /// $XDG_CONFIG_HOME/guard/config.toml].
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print the class, the reason, the rule that matches and the outcome of a SQL text or an
+    /// HTTP request, without running it.
+    ///
+    /// A SQL batch gets one line per statement and the batch's overall outcome. A text is an
+    /// HTTP request when it reads "METHOD /path", e.g. "DELETE /customers/7".
+    #[command(
+        after_help = "Examples:\n  guard policy explain 'DELETE FROM customers'\n  guard policy explain --target shop 'SELECT 1; DROP TABLE t'\n  guard policy explain --target billing 'POST /invoices'"
+    )]
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The SQL statement or batch, or the HTTP request as "METHOD /path".
+    #[arg(value_name = "TEXT", allow_hyphen_values = true)]
+    pub text: String,
+
+    /// Decide as for this target: rules that name another target do not apply.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+
+    /// Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml].
     #[arg(short, long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }

@@ -7,6 +7,7 @@ mod cmd;
 mod config;
 mod demo;
 mod gateway;
+mod policy;
 mod record;
 mod review;
 mod session;

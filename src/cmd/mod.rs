@@ -10,6 +10,7 @@ pub mod init;
 pub mod login;
 pub mod logout;
 pub mod man;
+pub mod policy;
 pub mod replay;
 pub mod run;
 pub mod sessions;
@@ -56,6 +57,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Doctor(args)) => doctor::cmd_doctor(args),
         Some(Command::Init(args)) => init::cmd_init(args),
         Some(Command::Demo(args)) => demo::cmd_demo(args),
+        Some(Command::Policy(args)) => policy::cmd_policy(args),
         Some(Command::Completions(args)) => completions::cmd_completions(args),
         Some(Command::Man(args)) => man::cmd_man(args),
         Some(Command::Approve(args)) => approve::cmd_approve(args),

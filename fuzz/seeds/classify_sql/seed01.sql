@@ -1,0 +1,1 @@
+SELECT id, lower(email) FROM customers WHERE id = 7 ORDER BY id LIMIT 10

@@ -1,0 +1,1 @@
+PREPARE p(int) AS UPDATE t SET a = 1 WHERE id = $1; EXECUTE p(1); DEALLOCATE p

@@ -1,0 +1,1 @@
+CREATE FUNCTION f() RETURNS int LANGUAGE plpython3u AS $$ import os $$

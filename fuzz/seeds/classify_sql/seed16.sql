@@ -1,0 +1,1 @@
+ALTER USER bob SET search_path = evil, pg_catalog
