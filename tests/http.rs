@@ -655,3 +655,58 @@ fn a_request_without_the_sessions_url_is_refused() {
     );
     assert_verifies(&home);
 }
+
+#[test]
+fn rules_from_the_configuration_decide_requests() {
+    let up = Upstream::start();
+    let home = Home::new();
+    let rules = r#"
+[[rule]]
+target = "shop"
+match = "^POST /customers$"
+action = "allow"
+
+[[rule]]
+class = ["read"]
+match = "^GET /config"
+action = "deny"
+"#;
+    let script = r#"
+        curl -s -o /dev/null -w 'post %{http_code}\n' -X POST -d '{}' "$SHOP_URL/customers"
+        curl -s -o /dev/null -w 'config %{http_code}\n' "$SHOP_URL/config"
+        curl -s -o /dev/null -w 'delete %{http_code}\n' -X DELETE "$SHOP_URL/customers/1"
+    "#;
+    let r = run(&home, &shop(up.port, rules), script, &[]);
+    assert!(
+        r.out.contains("post 20"),
+        "a rule allows this write: {}",
+        r.out
+    );
+    assert!(
+        r.out.contains("config 403"),
+        "a rule denies this read: {}",
+        r.out
+    );
+    assert!(
+        r.out.contains("delete 403"),
+        "the default still asks, and nobody answers: {}",
+        r.out
+    );
+    let recs = records(&home);
+    let http = of_type(&recs, "http");
+    assert!(
+        http[0]["rule"].as_str().unwrap().contains("rule 1"),
+        "{}",
+        http[0]
+    );
+    assert_eq!(http[1]["decision"], "deny");
+
+    let bad = run(
+        &home,
+        &shop(up.port, "[[rule]]\nmatch = \"(\"\naction = \"allow\"\n"),
+        "true",
+        &[],
+    );
+    assert_eq!(bad.code, Some(125), "{}", bad.err);
+    assert!(bad.err.contains("[[rule]] 1"), "{}", bad.err);
+}

@@ -3,10 +3,13 @@
 
 pub mod http;
 
+use std::sync::Arc;
+
 use tokio::runtime::Runtime;
 
 use crate::approval::Approver;
 use crate::config::{Config, TargetKind};
+use crate::policy::Policy;
 use crate::record::transcript::Transcript;
 use crate::session::StartError;
 use crate::session::env::ChildEnv;
@@ -24,6 +27,7 @@ pub fn start(
     config: &Config,
     transcript: &Transcript,
     approver: &Approver,
+    policy: &Arc<Policy>,
     env: &mut ChildEnv,
 ) -> Result<Gateways, StartError> {
     if let Some(target) = config.targets.iter().find(|t| t.kind != TargetKind::Http) {
@@ -37,7 +41,11 @@ pub fn start(
         });
     }
     // HTTP targets first: the egress proxy lists their addresses in the child's NO_PROXY.
-    let http = http::start(runtime, config, transcript, approver, env)?;
+    let parts = http::Parts {
+        policy: policy.clone(),
+        ..http::Parts::default()
+    };
+    let http = http::start_with(runtime, config, transcript, approver, env, parts)?;
     let own = http.addresses();
     let egress = http::egress::start(runtime, &config.egress, transcript, approver, env, &own)?;
     Ok(Gateways { http, egress })

@@ -7,6 +7,7 @@ pub mod folder;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -15,6 +16,7 @@ use crate::approval::{self, Approver, ToTerminal};
 use crate::broker::{self, CredentialHandle, Leases};
 use crate::config::Config;
 use crate::gateway;
+use crate::policy::Policy;
 use crate::record::cast::{CastHeader, CastWriter};
 use crate::record::clock::Utc;
 use crate::record::transcript::Transcript;
@@ -52,6 +54,18 @@ struct Records {
 
 pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
     harden_process();
+    let policy = Arc::new(Policy::from_config(&config).map_err(|e| {
+        let file = config
+            .source
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        start_error(
+            125,
+            format!("{file}: {e}"),
+            Some("fix the rule; `guard policy explain` tries one out".into()),
+        )
+    })?);
     let interactive = tty::is_tty(0);
     let cwd = std::env::current_dir()
         .map_err(|e| start_error(125, format!("no working directory: {e}"), None))?;
@@ -82,6 +96,7 @@ pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
         &gateway_config,
         &records.transcript,
         &approver,
+        &policy,
         &mut child_env,
     ) {
         Ok(gateways) => gateways,

@@ -35,7 +35,6 @@ use crate::session::env::ChildEnv;
 
 pub use egress::EgressProxy;
 pub use mask::{BodyMasker, NoMask, StreamMasker};
-pub use policy::{DefaultPolicy, HttpPolicy};
 pub use reverse::SecretSource;
 
 use reverse::{Injection, Reverse};
@@ -44,7 +43,7 @@ use upstream::{Timeouts, Upstream};
 
 /// What HTTP targets are built with; other parts of guard replace the defaults.
 pub struct Parts {
-    pub policy: Arc<dyn HttpPolicy>,
+    pub policy: Arc<crate::policy::Policy>,
     pub masker: Arc<dyn BodyMasker>,
     /// Credential sources by target name (e.g. broker leases). A target not listed here uses
     /// its static `credentials = { value_env = "..." }`.
@@ -54,7 +53,7 @@ pub struct Parts {
 impl Default for Parts {
     fn default() -> Self {
         Parts {
-            policy: Arc::new(DefaultPolicy),
+            policy: Arc::new(crate::policy::Policy::default()),
             masker: Arc::new(NoMask),
             secrets: HashMap::new(),
         }

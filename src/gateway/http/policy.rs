@@ -1,74 +1,36 @@
-//! What an HTTP request is (its class, from the method) and what guard does with it (allow, ask,
-//! deny). The real rule engine lives elsewhere; this module defines the seam it plugs into and a
-//! default that follows the SPEC's default policy, so HTTP targets work end to end without it.
+//! How the HTTP gateway asks the policy about a request: its class by method and the decision
+//! on "METHOD /path" (SPEC, Classes and default policy), as the verdict the proxy acts on.
 
 use crate::config::Action;
+use crate::policy::{Policy, action_name, http};
 
-/// The class of an HTTP request, by method (SPEC, Classes and default policy).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    Read,
-    Write,
-    Unknown,
-}
-
-impl Class {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::Read => "read",
-            Class::Write => "write",
-            Class::Unknown => "unknown",
-        }
-    }
-}
-
-/// GET, HEAD and OPTIONS are safe methods (RFC 9110 §9.2.1); POST, PUT, PATCH and DELETE change
-/// state. Anything else (TRACE, PROPFIND, a made-up method) is a method guard does not understand.
-pub fn classify(method: &str) -> Class {
-    match method {
-        "GET" | "HEAD" | "OPTIONS" => Class::Read,
-        "POST" | "PUT" | "PATCH" | "DELETE" => Class::Write,
-        _ => Class::Unknown,
-    }
-}
-
-/// A policy's answer for one request.
+/// The policy's answer for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
-    /// `read`, `write`, `unknown`, or any class the rule engine knows (e.g. `dangerous`).
+    /// `read`, `write` or `unknown`.
     pub class: String,
     pub action: Action,
     /// The rule that decided, as a reviewer reads it in the transcript and the approval overlay.
     pub rule: String,
 }
 
-/// Decides HTTP requests. `path` is the request path without its query.
-pub trait HttpPolicy: Send + Sync {
-    fn decide(&self, target: &str, method: &str, path: &str) -> Verdict;
+/// Decides a request; `path` is the request path without its query.
+pub fn decide(policy: &Policy, target: &str, method: &str, path: &str) -> Verdict {
+    let class = http::classify(method);
+    let decision = policy.decide(target, class, &http::rule_text(method, path));
+    let rule = decision
+        .rule
+        .unwrap_or_else(|| format!("default: {} {}", class.name(), action_name(decision.action)));
+    Verdict {
+        class: class.name().to_string(),
+        action: decision.action,
+        rule,
+    }
 }
 
-/// The SPEC's defaults: reads are allowed; writes and unknown methods ask. No HTTP method is
-/// `dangerous` by default.
-pub struct DefaultPolicy;
-
-impl HttpPolicy for DefaultPolicy {
-    fn decide(&self, _target: &str, method: &str, _path: &str) -> Verdict {
-        let class = classify(method);
-        let action = match class {
-            Class::Read => Action::Allow,
-            Class::Write | Class::Unknown => Action::Ask,
-        };
-        let verb = match action {
-            Action::Allow => "allow",
-            Action::Ask => "ask",
-            Action::Deny => "deny",
-        };
-        Verdict {
-            class: class.as_str().to_string(),
-            action,
-            rule: format!("default: {} {verb}", class.as_str()),
-        }
-    }
+/// The class name of a method, for requests guard refuses before asking the policy.
+pub fn class_name(method: &str) -> &'static str {
+    http::classify(method).name()
 }
 
 #[cfg(test)]
@@ -76,26 +38,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn methods_classify_as_the_spec_says() {
-        for m in ["GET", "HEAD", "OPTIONS"] {
-            assert_eq!(classify(m), Class::Read, "{m}");
-        }
-        for m in ["POST", "PUT", "PATCH", "DELETE"] {
-            assert_eq!(classify(m), Class::Write, "{m}");
-        }
-        for m in ["TRACE", "PROPFIND", "get", "BREW"] {
-            assert_eq!(classify(m), Class::Unknown, "{m}");
-        }
-    }
-
-    #[test]
-    fn the_default_allows_reads_and_asks_for_the_rest() {
-        let p = DefaultPolicy;
-        assert_eq!(p.decide("shop", "GET", "/").action, Action::Allow);
-        let post = p.decide("shop", "POST", "/customers");
-        assert_eq!(post.action, Action::Ask);
-        assert_eq!(post.class, "write");
+    fn without_rules_reads_pass_and_writes_ask() {
+        let policy = Policy::default();
+        assert_eq!(decide(&policy, "shop", "GET", "/x").action, Action::Allow);
+        let post = decide(&policy, "shop", "POST", "/x");
+        assert_eq!((post.class.as_str(), post.action), ("write", Action::Ask));
         assert_eq!(post.rule, "default: write ask");
-        assert_eq!(p.decide("shop", "BREW", "/pot").action, Action::Ask);
+        assert_eq!(decide(&policy, "shop", "PROPFIND", "/x").class, "unknown");
     }
 }

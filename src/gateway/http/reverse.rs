@@ -15,7 +15,7 @@ use super::body::{self, Body, Kind, Outcome, Tracked, empty, full};
 use super::error::{ProxyError, refusal};
 use super::headers;
 use super::mask::{BodyMasker, KnownSecrets, mask_text};
-use super::policy::{HttpPolicy, Verdict, classify};
+use super::policy::{Verdict, class_name};
 use super::server::Handler;
 use super::upstream::{HttpClient, Timeouts, Upstream};
 use crate::approval::{Approver, Ask, Decision};
@@ -41,7 +41,7 @@ pub struct Reverse {
     pub upstream: Upstream,
     pub client: HttpClient,
     pub timeouts: Timeouts,
-    pub policy: Arc<dyn HttpPolicy>,
+    pub policy: Arc<crate::policy::Policy>,
     pub masker: Arc<dyn BodyMasker>,
     pub inject: Option<Injection>,
     pub transcript: Transcript,
@@ -81,7 +81,7 @@ impl Reverse {
             self.verdict(&request, &method, &path)
         } else {
             Verdict {
-                class: classify(&method).as_str().to_string(),
+                class: class_name(&method).to_string(),
                 action: Action::Deny,
                 rule: "built-in: the request does not carry the session's URL".into(),
             }
@@ -150,12 +150,12 @@ impl Reverse {
     fn verdict(&self, request: &Request<Incoming>, method: &str, path: &str) -> Verdict {
         if headers::is_upgrade(request.headers()) || request.method() == Method::CONNECT {
             return Verdict {
-                class: classify(method).as_str().to_string(),
+                class: class_name(method).to_string(),
                 action: Action::Deny,
                 rule: "built-in: protocol upgrades and CONNECT are refused".into(),
             };
         }
-        self.policy.decide(&self.target, method, path)
+        super::policy::decide(&self.policy, &self.target, method, path)
     }
 
     async fn rule(
