@@ -4,7 +4,7 @@
 
 use std::ffi::{OsStr, OsString};
 
-use crate::config::EnvRules;
+use crate::config::{Credentials, EnvRules, Target};
 
 /// Model credentials the agent itself needs; `guard -- claude` must work as before.
 const AGENT_KEYS: &[&str] = &[
@@ -43,6 +43,24 @@ impl ChildEnv {
     pub fn set(&mut self, name: &str, value: impl Into<OsString>) {
         self.vars.retain(|(k, _)| k != name);
         self.vars.push((name.into(), value.into()));
+    }
+
+    /// Removes the variables that static credentials are read from (`password_env`,
+    /// `value_env`), whatever their names: guard reads them, the child must not.
+    pub fn remove_credential_sources(&mut self, targets: &[Target]) {
+        for target in targets {
+            let name = match &target.credentials {
+                Some(Credentials::StaticPassword { password_env, .. }) => password_env,
+                Some(Credentials::StaticValue { value_env }) => value_env,
+                _ => continue,
+            };
+            let before = self.vars.len();
+            self.vars.retain(|(k, _)| k != name.as_str());
+            if self.vars.len() != before && !self.removed.contains(name) {
+                self.removed.push(name.clone());
+                self.removed.sort();
+            }
+        }
     }
 }
 

@@ -51,6 +51,7 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
     let cwd = std::env::current_dir()
         .map_err(|e| start_error(125, format!("no working directory: {e}"), None))?;
     let mut child_env = env::scrub(std::env::vars_os(), &config.env);
+    child_env.remove_credential_sources(&config.targets);
     let records = open_records(&opts, &config, &cwd, &child_env.removed)?;
     child_env.set("GUARD_SESSION_ID", records.id.as_str());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -164,7 +165,11 @@ fn open_records(
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let targets: Vec<Value> = config.targets.iter().map(|t| json!({"name": t.name, "kind": format!("{:?}", t.kind).to_lowercase(), "upstream": t.upstream})).collect();
+    let targets: Vec<Value> = config
+        .targets
+        .iter()
+        .map(|t| target_summary(t, config))
+        .collect();
     transcript
         .append(
             "session_start",
@@ -190,6 +195,23 @@ fn open_records(
         transcript,
         meta,
         started: Instant::now(),
+    })
+}
+
+/// A target as `session_start` lists it: never a credential, only where it comes from.
+fn target_summary(target: &crate::config::Target, config: &Config) -> Value {
+    use crate::config::{BrokerKind, Credentials};
+    let source = match &target.credentials {
+        Some(Credentials::Broker { .. }) => match config.broker.as_ref().map(|b| b.kind) {
+            Some(BrokerKind::Vault) => Some("vault"),
+            _ => Some("openbao"),
+        },
+        Some(_) => Some("static"),
+        None => None,
+    };
+    json!({
+        "name": target.name, "kind": format!("{:?}", target.kind).to_lowercase(),
+        "listen": target.listen.to_string(), "upstream": target.upstream, "credentials": source,
     })
 }
 

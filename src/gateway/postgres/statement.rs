@@ -1,0 +1,151 @@
+//! Statements as the transcript sees them, and the queue that ties each message guard forwards to
+//! the responses it will get, so results can be matched to the statement that produced them.
+//!
+//! The frontend pushes one `Expect` per forwarded message that the server answers, in the order
+//! the messages go upstream; the backend pops them as responses arrive. Because the server answers
+//! in order (protocol docs, "Extended Query": responses come in the order of the messages, and
+//! after an error everything up to Sync is skipped), a FIFO is enough. `Answer` entries are replies
+//! guard makes itself instead of forwarding; they go to the client when everything queued before
+//! them has been answered, so a held or refused message never overtakes earlier results.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::message::ErrorFields;
+use crate::record::transcript::Transcript;
+
+/// What every record of one client connection shares.
+pub struct Ctx {
+    pub target: Arc<str>,
+    pub conn: u64,
+    pub transcript: Transcript,
+    /// Session-wide statement ids, shared by every connection and target.
+    pub ids: Arc<AtomicU64>,
+}
+
+/// A statement that was recorded and sent upstream, waiting for its outcome.
+#[derive(Debug)]
+pub struct Statement {
+    pub id: u64,
+    pub started: Instant,
+    /// Rows from CommandComplete tags (summed over a multi-statement Query).
+    pub rows: u64,
+    /// DataRows seen, for an Execute that ends in PortalSuspended (which has no tag).
+    pub data_rows: u64,
+    pub error: Option<ErrorFields>,
+}
+
+/// What the server will send in answer to a forwarded message, or a reply guard makes itself.
+#[derive(Debug)]
+pub enum Expect {
+    ParseComplete,
+    BindComplete,
+    CloseComplete,
+    /// ParameterDescription, then RowDescription or NoData.
+    DescribeStatement,
+    /// RowDescription or NoData.
+    DescribePortal,
+    /// Rows, then CommandComplete, EmptyQueryResponse, PortalSuspended or ErrorResponse.
+    Execute(Statement),
+    /// ReadyForQuery.
+    Sync,
+    /// A simple Query (or FunctionCall): everything up to ReadyForQuery.
+    Query(Statement),
+    /// The client ended a COPY IN (CopyDone or CopyFail); no response of its own.
+    CopyEnd,
+    /// A reply guard sends instead of the server's.
+    Answer(Answer),
+}
+
+#[derive(Debug)]
+pub enum Answer {
+    /// An ErrorResponse, as the server would send for a failed statement.
+    Error(Bytes),
+    /// ReadyForQuery with the transaction status guard last saw.
+    Ready,
+}
+
+impl Expect {
+    /// Messages of the extended protocol, which the server skips after an error until Sync.
+    pub fn is_extended(&self) -> bool {
+        matches!(
+            self,
+            Expect::ParseComplete
+                | Expect::BindComplete
+                | Expect::CloseComplete
+                | Expect::DescribeStatement
+                | Expect::DescribePortal
+                | Expect::Execute(_)
+        )
+    }
+}
+
+impl Ctx {
+    /// Writes the `query` record for a statement about to go upstream and returns it, or the
+    /// error that means it must not go (SPEC: a query record is written before the request).
+    pub fn record_query(
+        &self,
+        sql: Option<&str>,
+        extra: Option<(&str, Value)>,
+    ) -> std::io::Result<Statement> {
+        let id = self.ids.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut fields = json!({
+            "id": id, "target": &*self.target, "conn": self.conn, "sql": sql,
+            "class": null, "decision": "allow", "rule": null,
+        });
+        if let (Some((key, value)), Value::Object(map)) = (extra, &mut fields) {
+            map.insert(key.to_string(), value);
+        }
+        self.transcript.append("query", fields)?;
+        Ok(Statement {
+            id,
+            started: Instant::now(),
+            rows: 0,
+            data_rows: 0,
+            error: None,
+        })
+    }
+
+    /// Writes the `result` record of a finished statement. A failure here cannot undo what ran;
+    /// the transcript is then poisoned, and every later statement is refused.
+    pub fn record_result(&self, statement: Statement) {
+        // Microseconds as fractional milliseconds: exact to three decimals.
+        let duration_ms = statement.started.elapsed().as_micros() as f64 / 1000.0;
+        let error = statement
+            .error
+            .map(|e| json!({"sqlstate": e.sqlstate, "message": e.message}));
+        let _ = self.transcript.append(
+            "result",
+            json!({
+                "id": statement.id, "rows": statement.rows, "masked": null,
+                "duration_ms": duration_ms, "error": error,
+            }),
+        );
+    }
+
+    /// The `connection` record of an opening or closing client connection.
+    pub fn record_connection(&self, action: &str, client: &str, error: Option<&str>) {
+        let mut fields = json!({
+            "target": &*self.target, "conn": self.conn, "action": action, "client": client,
+        });
+        if action == "close"
+            && let Value::Object(map) = &mut fields
+        {
+            map.insert("error".into(), json!(error));
+        }
+        let _ = self.transcript.append("connection", fields);
+    }
+}
+
+/// The error recorded for statements that never got their answer.
+pub fn lost(message: &str) -> ErrorFields {
+    ErrorFields {
+        severity: "FATAL".into(),
+        sqlstate: super::message::sqlstate::CONNECTION_FAILURE.into(),
+        message: message.into(),
+    }
+}
