@@ -90,11 +90,20 @@ impl Packet {
                     key: Bytes::copy_from_slice(r.rest()),
                 })
             }
-            version => Ok(Packet::Startup {
-                major: (version >> 16) as u16,
-                minor: version as u16,
-                params: parse_params(&mut r)?,
-            }),
+            version => {
+                let (major, minor) = ((version >> 16) as u16, version as u16);
+                // Other majors lay out the rest differently; the version alone refuses them.
+                let params = if major == 3 {
+                    parse_params(&mut r)?
+                } else {
+                    Vec::new()
+                };
+                Ok(Packet::Startup {
+                    major,
+                    minor,
+                    params,
+                })
+            }
         }
     }
 }
@@ -355,7 +364,7 @@ mod tests {
 
     #[tokio::test]
     async fn other_majors_direct_tls_and_garbage_are_refused() {
-        let (result, _) = run_open(startup_packet(131_072, &[("user", "u")])).await;
+        let (result, _) = run_open(vec![0, 0, 0, 8, 0, 2, 0, 0]).await;
         assert!(
             matches!(result, Err(HandshakeError::Fatal { sqlstate: "0A000", ref message })
                 if message.contains("unsupported frontend protocol 2.0"))
