@@ -81,7 +81,7 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
         Err(e) => {
             let code = e.exit_code();
             let cast_sha = finish_cast(cast, &records);
-            gateways.shutdown(&runtime);
+            gateways.shutdown();
             records.seal(code, None, cast_sha);
             return Err(start_error(code, e.to_string(), Some(spawn_hint(code))));
         }
@@ -94,7 +94,7 @@ pub fn run(opts: Options, config: Config) -> Result<i32, StartError> {
         );
     }
     let outcome = relay_child(&runtime, child, cast, &opts, interactive, size)?;
-    gateways.shutdown(&runtime);
+    gateways.shutdown();
     // Threads blocked on stdin must not hold the process open.
     runtime.shutdown_background();
     let cast_sha = finish_cast(outcome.cast, &records);

@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::frame::{self, Frame};
 use super::message::{self, ErrorFields, backend as tag};
-use super::statement::{Answer, Ctx, Expect, Statement};
+use super::statement::{Answer, Ctx, Expect, Queue, Statement};
 use super::upstream::{BoxRead, BoxWrite};
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -37,8 +36,12 @@ pub enum BackError {
 
 pub struct Backend {
     ctx: Arc<Ctx>,
-    rx: UnboundedReceiver<Expect>,
+    incoming: Queue,
+    /// Taken from `incoming`, reused to keep its capacity.
+    arrived: VecDeque<Expect>,
     queue: VecDeque<Expect>,
+    /// Statements answered since the client was last written to, to record after that write.
+    done: Vec<Statement>,
     /// Transaction status of the last ReadyForQuery, for the ones guard writes itself.
     status: u8,
     /// The server is skipping extended-protocol messages until Sync after this error.
@@ -50,11 +53,13 @@ pub struct Backend {
 }
 
 impl Backend {
-    pub fn new(ctx: Arc<Ctx>, rx: UnboundedReceiver<Expect>, status: u8) -> Self {
+    pub fn new(ctx: Arc<Ctx>, incoming: Queue, status: u8) -> Self {
         Backend {
             ctx,
-            rx,
+            incoming,
+            arrived: VecDeque::new(),
             queue: VecDeque::new(),
+            done: Vec::new(),
             status,
             skipping: None,
             copy_in: false,
@@ -70,7 +75,6 @@ impl Backend {
         client: &mut BoxWrite,
     ) -> Result<BackEnd, BackError> {
         let mut out = BytesMut::with_capacity(READ_CHUNK);
-        let mut frontend_open = true;
         loop {
             // Expectations are queued before their messages go upstream, so everything these
             // responses answer is in the channel by now.
@@ -83,6 +87,7 @@ impl Backend {
                 client.write_all(&out).await.map_err(BackError::Client)?;
                 out.clear();
             }
+            self.record_done();
             buf.reserve(READ_CHUNK);
             tokio::select! {
                 read = upstream.read_buf(buf) => match read {
@@ -90,18 +95,22 @@ impl Backend {
                     Ok(_) => {}
                     Err(e) => return Err(BackError::Upstream(e)),
                 },
-                expect = self.rx.recv(), if frontend_open => match expect {
-                    Some(expect) => self.ingest(expect),
-                    None => frontend_open = false,
-                },
+                () = self.incoming.answered() => {}
             }
         }
     }
 
     /// Takes what the frontend queued since the last look.
     fn drain(&mut self) {
-        while let Ok(expect) = self.rx.try_recv() {
+        self.incoming.take(&mut self.arrived);
+        while let Some(expect) = self.arrived.pop_front() {
             self.ingest(expect);
+        }
+    }
+
+    fn record_done(&mut self) {
+        for statement in self.done.drain(..) {
+            self.ctx.record_result(statement);
         }
     }
 
@@ -217,11 +226,11 @@ impl Backend {
         }
     }
 
-    fn finish(&self, mut statement: Statement, error: Option<ErrorFields>) {
+    fn finish(&mut self, mut statement: Statement, error: Option<ErrorFields>) {
         if statement.error.is_none() {
             statement.error = error;
         }
-        self.ctx.record_result(statement);
+        self.done.push(statement);
     }
 
     /// An error ends a simple Query's current statement (the Query goes on to ReadyForQuery);
@@ -302,6 +311,7 @@ impl Backend {
                 self.finish(s, Some(error.clone()));
             }
         }
+        self.record_done();
     }
 
     /// Statements sent upstream and not yet answered.

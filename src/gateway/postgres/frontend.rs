@@ -12,11 +12,10 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::frame::{self, Frame, FrameError};
 use super::message::{self, ErrorFields, frontend as tag, sqlstate};
-use super::statement::{Answer, Ctx, Expect, Statement};
+use super::statement::{Answer, Ctx, Expect, Queue, Statement};
 use super::upstream::{BoxRead, BoxWrite};
 
 /// Held batch size past which it is released without waiting for Sync or Flush, so a client that
@@ -74,7 +73,7 @@ enum Held {
 
 pub struct Frontend {
     ctx: Arc<Ctx>,
-    tx: UnboundedSender<Expect>,
+    queue: Queue,
     statements: HashMap<String, Arc<str>>,
     portals: HashMap<String, Option<Arc<str>>>,
     held: Vec<(Frame, Held)>,
@@ -92,10 +91,10 @@ enum Flow {
 }
 
 impl Frontend {
-    pub fn new(ctx: Arc<Ctx>, tx: UnboundedSender<Expect>) -> Self {
+    pub fn new(ctx: Arc<Ctx>, queue: Queue) -> Self {
         Frontend {
             ctx,
-            tx,
+            queue,
             statements: HashMap::new(),
             portals: HashMap::new(),
             held: Vec::new(),
@@ -196,8 +195,7 @@ impl Frontend {
     }
 
     fn push(&self, expect: Expect) {
-        // The receiver lives as long as the connection; a send error means it is ending.
-        let _ = self.tx.send(expect);
+        self.queue.push(expect);
     }
 
     fn on_parse(&mut self, frame: Frame) -> Result<(), FrontError> {

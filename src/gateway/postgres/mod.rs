@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::runtime::Runtime;
+use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{mpsc, watch};
 use zeroize::Zeroizing;
 
@@ -69,6 +69,7 @@ pub struct Common<'a> {
 /// accepts it, listens, and puts the target's URL (with the session secret) in `env`.
 pub fn start(
     runtime: &Runtime,
+    io: &Handle,
     target: &Target,
     common: Common<'_>,
     env: &mut ChildEnv,
@@ -79,8 +80,8 @@ pub fn start(
     common.transcript.redact(&secret);
     let upstream = upstream_config(target, password)?;
     probe(runtime, target, &upstream)?;
-    let listener = runtime
-        .block_on(TcpListener::bind(target.listen))
+    let listener = std::net::TcpListener::bind(target.listen)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| {
             fail(
                 target,
@@ -113,7 +114,11 @@ pub fn start(
         percent_encode(&shared.database)
     );
     env.set(&target.env, url);
-    runtime.spawn(accept_loop(shared, listener, common.shutdown, common.alive));
+    io.spawn(async move {
+        if let Ok(listener) = TcpListener::from_std(listener) {
+            accept_loop(shared, listener, common.shutdown, common.alive).await;
+        }
+    });
     Ok(())
 }
 

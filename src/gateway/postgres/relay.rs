@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::backend::{BackEnd, BackError, Backend};
 use super::frontend::{FrontEnd, FrontError, Frontend};
 use super::message::{self, sqlstate};
-use super::statement::{Ctx, lost};
+use super::statement::{Ctx, Queue, lost};
 use super::upstream::{BoxRead, BoxWrite};
 
 /// Both sides of a connection, after startup.
@@ -48,9 +48,9 @@ pub async fn run(
     status: u8,
     mut shutdown: watch::Receiver<bool>,
 ) -> Outcome {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let mut front = Frontend::new(ctx.clone(), tx);
-    let mut back = Backend::new(ctx, rx, status);
+    let queue = Queue::default();
+    let mut front = Frontend::new(ctx.clone(), queue.clone());
+    let mut back = Backend::new(ctx, queue, status);
     let end = tokio::select! {
         r = front.run(&mut ends.client_read, &mut ends.client_buf, &mut ends.upstream_write) => {
             End::Front(r)

@@ -8,15 +8,49 @@
 //! guard makes itself instead of forwarding; they go to the client when everything queued before
 //! them has been answered, so a held or refused message never overtakes earlier results.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use tokio::sync::Notify;
 
 use super::message::ErrorFields;
 use crate::record::transcript::Transcript;
+
+/// The queue from the frontend to the backend of one connection. Both run in the same task, so
+/// pushing wakes nobody, except for guard's own answers: those may have nothing from the server
+/// to ride along with, and must be sent as soon as their turn comes.
+#[derive(Clone, Default)]
+pub struct Queue {
+    inner: Arc<(Mutex<VecDeque<Expect>>, Notify)>,
+}
+
+impl Queue {
+    pub fn push(&self, expect: Expect) {
+        let answer = matches!(expect, Expect::Answer(_));
+        self.lock().push_back(expect);
+        if answer {
+            self.inner.1.notify_one();
+        }
+    }
+
+    /// Moves everything queued into `into` (whose capacity is reused).
+    pub fn take(&self, into: &mut VecDeque<Expect>) {
+        std::mem::swap(&mut *self.lock(), into);
+    }
+
+    /// Resolves when an answer has been pushed since the last time.
+    pub async fn answered(&self) {
+        self.inner.1.notified().await
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Expect>> {
+        self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 /// What every record of one client connection shares.
 pub struct Ctx {
@@ -93,14 +127,19 @@ impl Ctx {
         extra: Option<(&str, Value)>,
     ) -> std::io::Result<Statement> {
         let id = self.ids.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut fields = json!({
-            "id": id, "target": &*self.target, "conn": self.conn, "sql": sql,
-            "class": null, "decision": "allow", "rule": null,
-        });
-        if let (Some((key, value)), Value::Object(map)) = (extra, &mut fields) {
-            map.insert(key.to_string(), value);
+        let mut fields = object([
+            ("id", id.into()),
+            ("target", (*self.target).into()),
+            ("conn", self.conn.into()),
+            ("sql", sql.into()),
+            ("class", Value::Null),
+            ("decision", "allow".into()),
+            ("rule", Value::Null),
+        ]);
+        if let Some((key, value)) = extra {
+            fields.insert(key.to_string(), value);
         }
-        self.transcript.append("query", fields)?;
+        self.transcript.append("query", Value::Object(fields))?;
         Ok(Statement {
             id,
             started: Instant::now(),
@@ -110,21 +149,26 @@ impl Ctx {
         })
     }
 
-    /// Writes the `result` record of a finished statement. A failure here cannot undo what ran;
-    /// the transcript is then poisoned, and every later statement is refused.
+    /// Chains the `result` record of a finished statement; it reaches the file with the next
+    /// record or the gateway's periodic flush, so the answer to the client does not wait on a
+    /// write of its own. A failure cannot undo what ran; the transcript is then poisoned, and
+    /// every later statement is refused.
     pub fn record_result(&self, statement: Statement) {
         // Microseconds as fractional milliseconds: exact to three decimals.
         let duration_ms = statement.started.elapsed().as_micros() as f64 / 1000.0;
         let error = statement
             .error
             .map(|e| json!({"sqlstate": e.sqlstate, "message": e.message}));
-        let _ = self.transcript.append(
-            "result",
-            json!({
-                "id": statement.id, "rows": statement.rows, "masked": null,
-                "duration_ms": duration_ms, "error": error,
-            }),
-        );
+        let fields = object([
+            ("id", statement.id.into()),
+            ("rows", statement.rows.into()),
+            ("masked", Value::Null),
+            ("duration_ms", duration_ms.into()),
+            ("error", error.unwrap_or(Value::Null)),
+        ]);
+        let _ = self
+            .transcript
+            .append_later("result", Value::Object(fields));
     }
 
     /// The `connection` record of an opening or closing client connection.
@@ -139,6 +183,15 @@ impl Ctx {
         }
         let _ = self.transcript.append("connection", fields);
     }
+}
+
+/// A JSON object with its fields in this order, sized once (records are built per statement).
+fn object<const N: usize>(fields: [(&str, Value); N]) -> Map<String, Value> {
+    let mut map = Map::with_capacity(N);
+    for (key, value) in fields {
+        map.insert(key.to_string(), value);
+    }
+    map
 }
 
 /// The error recorded for statements that never got their answer.
