@@ -24,7 +24,7 @@ need pgbouncer "the Debian package pgbouncer"
 [ -x "$PG_BIN/initdb" ] || { echo "bench: initdb is missing: install postgresql" >&2; exit 1; }
 
 echo "building guard (release)..." >&2
-(cd "$ROOT" && cargo build --release --quiet)
+(cd "$ROOT" && { cargo build --release --quiet 2>/dev/null || cargo build --release; })
 GUARD="$TARGET_DIR/release/guard"
 
 WORK=$(mktemp -d /tmp/guard-bench.XXXXXX)
