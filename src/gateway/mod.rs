@@ -20,7 +20,7 @@ use crate::session::env::ChildEnv;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 /// The longest a result record waits in memory before it is written (see
-/// `Transcript::append_later`).
+/// `Transcript::append_members_later`).
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 
 /// The running gateways of a session.
@@ -77,6 +77,7 @@ pub fn start(
             alive: alive_tx.clone(),
         };
         if let Err(e) = postgres::start(runtime, &io, target, common, env) {
+            drop(alive_tx);
             gateways.shutdown();
             return Err(e);
         }

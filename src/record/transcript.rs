@@ -83,11 +83,26 @@ impl Transcript {
         Ok(seq)
     }
 
-    /// Chains a record now (its `seq`, `ts` and place are fixed) but leaves the write to the
-    /// next `append` or `flush`, so that one write carries both. For records nothing waits on,
-    /// such as a statement's result; the caller makes sure `flush` runs soon.
-    pub fn append_later(&self, kind: &str, fields: Value) -> io::Result<u64> {
-        self.lock().chain(kind, fields)
+    /// `append` for records written per statement, whose fields the caller has already written
+    /// as JSON object members (`"a":1,"b":"x"`): no `Value` is built. `decision` is counted.
+    pub fn append_members(
+        &self,
+        kind: &str,
+        decision: Option<&str>,
+        members: &[u8],
+    ) -> io::Result<u64> {
+        let mut chain = self.lock();
+        let seq = chain.chain_members(kind, decision, members)?;
+        chain.write_pending()?;
+        Ok(seq)
+    }
+
+    /// Chains a record now (its `seq`, `ts` and place are fixed; fields written as in
+    /// `append_members`) but leaves the write to the next `append` or `flush`, so that one write
+    /// carries both. For records nothing waits on, such as a statement's result; the caller makes
+    /// sure `flush` runs soon.
+    pub fn append_members_later(&self, kind: &str, members: &[u8]) -> io::Result<u64> {
+        self.lock().chain_members(kind, None, members)
     }
 
     /// Writes records chained by `append_later` that are still waiting.
@@ -115,13 +130,40 @@ impl Transcript {
 impl Chain {
     /// Builds the next line, links it to the chain and queues it for writing.
     fn chain(&mut self, kind: &str, fields: Value) -> io::Result<u64> {
+        let Value::Object(map) = &fields else {
+            return self.chain_members(kind, None, b"");
+        };
+        let decision = match map.get("decision") {
+            Some(Value::String(decision)) => Some(decision.as_str()),
+            _ => None,
+        };
+        let mut members = Vec::with_capacity(256);
+        for (key, value) in map {
+            if !members.is_empty() {
+                members.push(b',');
+            }
+            serde_json::to_writer(&mut members, key).map_err(io::Error::other)?;
+            members.push(b':');
+            serde_json::to_writer(&mut members, value).map_err(io::Error::other)?;
+        }
+        self.chain_members(kind, decision, &members)
+    }
+
+    /// Builds the next line around `members` (JSON object members, `"a":1,"b":"x"`), links it
+    /// to the chain and queues it for writing.
+    fn chain_members(
+        &mut self,
+        kind: &str,
+        decision: Option<&str>,
+        members: &[u8],
+    ) -> io::Result<u64> {
         if self.poisoned {
             return Err(io::Error::other(
                 "the transcript could not be written earlier",
             ));
         }
         let seq = self.next_seq;
-        let mut line: Vec<u8> = Vec::with_capacity(320);
+        let mut line: Vec<u8> = Vec::with_capacity(128 + members.len());
         let _ = write!(line, "{{\"seq\":{seq},\"ts\":\"");
         Utc::now().write_rfc3339(&mut line);
         line.extend_from_slice(b"\",\"type\":");
@@ -129,16 +171,9 @@ impl Chain {
         line.extend_from_slice(b",\"prev\":\"");
         line.extend_from_slice(self.prev.as_bytes());
         line.push(b'"');
-        if let Value::Object(map) = &fields {
-            if let Some(Value::String(decision)) = map.get("decision") {
-                count(&mut self.by_decision, decision);
-            }
-            for (key, value) in map {
-                line.push(b',');
-                serde_json::to_writer(&mut line, key).map_err(io::Error::other)?;
-                line.push(b':');
-                serde_json::to_writer(&mut line, value).map_err(io::Error::other)?;
-            }
+        if !members.is_empty() {
+            line.push(b',');
+            line.extend_from_slice(members);
         }
         line.push(b'}');
         let line = self.redacted(line);
@@ -147,6 +182,9 @@ impl Chain {
         self.pending.push(b'\n');
         self.next_seq += 1;
         count(&mut self.by_type, kind);
+        if let Some(decision) = decision {
+            count(&mut self.by_decision, decision);
+        }
         Ok(seq)
     }
 
@@ -230,10 +268,10 @@ mod tests {
         let path = dir.join("t.jsonl");
         let t = Transcript::create(&path).unwrap();
         t.append("query", json!({"id": 1})).unwrap();
-        assert_eq!(t.append_later("result", json!({"id": 1})).unwrap(), 1);
+        assert_eq!(t.append_members_later("result", br#""id":1"#).unwrap(), 1);
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
         t.append("query", json!({"id": 2})).unwrap();
-        t.append_later("result", json!({"id": 2})).unwrap();
+        t.append_members_later("result", br#""id":2"#).unwrap();
         t.flush().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let types: Vec<String> = text
@@ -248,6 +286,36 @@ mod tests {
         let last: Value = serde_json::from_str(lines[3]).unwrap();
         assert_eq!(last["prev"], sha256_hex(lines[2].as_bytes()));
         assert_eq!(t.head(), sha256_hex(lines[3].as_bytes()));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn members_make_the_same_line_as_values() {
+        let dir = tempdir();
+        let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+        let (ta, tb) = (
+            Transcript::create(&a).unwrap(),
+            Transcript::create(&b).unwrap(),
+        );
+        ta.append(
+            "query",
+            json!({"id": 1, "sql": "select \"x\"", "decision": "allow"}),
+        )
+        .unwrap();
+        tb.append_members(
+            "query",
+            Some("allow"),
+            br#""id":1,"sql":"select \"x\"","decision":"allow""#,
+        )
+        .unwrap();
+        let strip = |p: &Path| {
+            let text = std::fs::read_to_string(p).unwrap();
+            let mut v: Value = serde_json::from_str(text.trim()).unwrap();
+            v["ts"] = Value::Null;
+            v
+        };
+        assert_eq!(strip(&a), strip(&b));
+        assert_eq!(ta.counts(), tb.counts());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

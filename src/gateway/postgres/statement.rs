@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::message::ErrorFields;
@@ -127,19 +127,19 @@ impl Ctx {
         extra: Option<(&str, Value)>,
     ) -> std::io::Result<Statement> {
         let id = self.ids.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut fields = object([
-            ("id", id.into()),
-            ("target", (*self.target).into()),
-            ("conn", self.conn.into()),
-            ("sql", sql.into()),
-            ("class", Value::Null),
-            ("decision", "allow".into()),
-            ("rule", Value::Null),
-        ]);
+        let mut m = Members::with_capacity(160 + sql.map_or(0, str::len));
+        m.number("id", id);
+        m.string("target", &self.target);
+        m.number("conn", self.conn);
+        m.raw("sql", sql.map(json_string).as_deref().unwrap_or("null"));
+        m.raw("class", "null");
+        m.string("decision", "allow");
+        m.raw("rule", "null");
         if let Some((key, value)) = extra {
-            fields.insert(key.to_string(), value);
+            m.raw(key, &value.to_string());
         }
-        self.transcript.append("query", Value::Object(fields))?;
+        self.transcript
+            .append_members("query", Some("allow"), &m.0)?;
         Ok(Statement {
             id,
             started: Instant::now(),
@@ -155,20 +155,18 @@ impl Ctx {
     /// every later statement is refused.
     pub fn record_result(&self, statement: Statement) {
         // Microseconds as fractional milliseconds: exact to three decimals.
-        let duration_ms = statement.started.elapsed().as_micros() as f64 / 1000.0;
-        let error = statement
-            .error
-            .map(|e| json!({"sqlstate": e.sqlstate, "message": e.message}));
-        let fields = object([
-            ("id", statement.id.into()),
-            ("rows", statement.rows.into()),
-            ("masked", Value::Null),
-            ("duration_ms", duration_ms.into()),
-            ("error", error.unwrap_or(Value::Null)),
-        ]);
-        let _ = self
-            .transcript
-            .append_later("result", Value::Object(fields));
+        let micros = statement.started.elapsed().as_micros() as f64;
+        let error = statement.error.map_or_else(
+            || "null".to_string(),
+            |e| json!({"sqlstate": e.sqlstate, "message": e.message}).to_string(),
+        );
+        let mut m = Members::with_capacity(96 + error.len());
+        m.number("id", statement.id);
+        m.number("rows", statement.rows);
+        m.raw("masked", "null");
+        m.raw("duration_ms", &Value::from(micros / 1000.0).to_string());
+        m.raw("error", &error);
+        let _ = self.transcript.append_members_later("result", &m.0);
     }
 
     /// The `connection` record of an opening or closing client connection.
@@ -185,13 +183,40 @@ impl Ctx {
     }
 }
 
-/// A JSON object with its fields in this order, sized once (records are built per statement).
-fn object<const N: usize>(fields: [(&str, Value); N]) -> Map<String, Value> {
-    let mut map = Map::with_capacity(N);
-    for (key, value) in fields {
-        map.insert(key.to_string(), value);
+/// JSON object members written straight into bytes, in order: records are built per statement,
+/// and a `Value` map per record cost more than the rest of the relay.
+struct Members(Vec<u8>);
+
+impl Members {
+    fn with_capacity(n: usize) -> Self {
+        Members(Vec::with_capacity(n))
     }
-    map
+
+    fn key(&mut self, key: &str) {
+        if !self.0.is_empty() {
+            self.0.push(b',');
+        }
+        self.0.extend_from_slice(json_string(key).as_bytes());
+        self.0.push(b':');
+    }
+
+    fn raw(&mut self, key: &str, json: &str) {
+        self.key(key);
+        self.0.extend_from_slice(json.as_bytes());
+    }
+
+    fn string(&mut self, key: &str, value: &str) {
+        self.raw(key, &json_string(value));
+    }
+
+    fn number(&mut self, key: &str, value: u64) {
+        self.raw(key, &value.to_string());
+    }
+}
+
+fn json_string(text: &str) -> String {
+    // Serialising a string cannot fail.
+    serde_json::to_string(text).unwrap_or_else(|_| "null".into())
 }
 
 /// The error recorded for statements that never got their answer.
