@@ -35,7 +35,7 @@ struct Chain {
     by_decision: BTreeMap<String, u64>,
     /// Registered credentials as they appear inside JSON strings, with a prepared searcher each.
     secrets: Vec<memchr::memmem::Finder<'static>>,
-    /// Whole lines chained but not yet written (see `append_later`).
+    /// Whole lines chained but not yet written (see `append_members_later`).
     pending: Vec<u8>,
 }
 
@@ -74,7 +74,7 @@ impl Transcript {
     }
 
     /// Appends one record of type `kind` with the given fields (an object) and returns its `seq`.
-    /// The record, and any written with `append_later` before it, reach the file (the kernel)
+    /// The record, and any chained by `append_members_later` before it, reach the file (the kernel)
     /// before this returns.
     pub fn append(&self, kind: &str, fields: Value) -> io::Result<u64> {
         let mut chain = self.lock();
@@ -105,7 +105,7 @@ impl Transcript {
         self.lock().chain_members(kind, None, members)
     }
 
-    /// Writes records chained by `append_later` that are still waiting.
+    /// Writes records chained by `append_members_later` that are still waiting.
     pub fn flush(&self) -> io::Result<()> {
         self.lock().write_pending()
     }
