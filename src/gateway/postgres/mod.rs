@@ -20,6 +20,7 @@ mod statement;
 mod tls;
 mod upstream;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -80,22 +81,7 @@ pub fn start(
     common.transcript.redact(&secret);
     let upstream = upstream_config(target, password)?;
     probe(runtime, target, &upstream)?;
-    let listener = std::net::TcpListener::bind(target.listen)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|e| {
-            fail(
-                target,
-                format!("cannot listen on {}: {e}", target.listen),
-                "choose another `listen` address, or leave it out for a free port",
-            )
-        })?;
-    let local = listener.local_addr().map_err(|e| {
-        fail(
-            target,
-            format!("cannot read the listening address: {e}"),
-            "",
-        )
-    })?;
+    let (listener, local) = listen(target)?;
     let mut salt = [0u8; 16];
     random(&mut salt);
     let shared = Arc::new(Shared {
@@ -120,6 +106,20 @@ pub fn start(
         }
     });
     Ok(())
+}
+
+/// Binds the target's loopback listener (config validation made sure it is loopback).
+fn listen(target: &Target) -> Result<(std::net::TcpListener, SocketAddr), StartError> {
+    let bound = std::net::TcpListener::bind(target.listen)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .and_then(|l| l.local_addr().map(|addr| (l, addr)));
+    bound.map_err(|e| {
+        fail(
+            target,
+            format!("cannot listen on {}: {e}", target.listen),
+            "choose another `listen` address, or leave it out for a free port",
+        )
+    })
 }
 
 /// Accepts clients until the session shuts down; each gets its own task.

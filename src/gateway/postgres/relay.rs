@@ -101,6 +101,8 @@ async fn conclude(end: End, back: &mut Backend, ends: &mut Ends) -> Outcome {
         }
         End::Back(Err(e)) => upstream_lost(back, ends, &mut outcome, e.to_string(), false).await,
         End::Shutdown => {
+            // The server would finish a running statement before reading Terminate.
+            outcome.cancel_upstream = back.in_flight();
             tell_client(ends, "57P01", "guard: the session is ending").await;
             back.abandon(&lost("guard: the session ended before the result"));
             terminate_upstream(ends).await;
