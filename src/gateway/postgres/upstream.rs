@@ -353,14 +353,21 @@ async fn scram(
             "the server offers no SASL mechanism guard supports".into(),
         ));
     }
-    let mut client = ScramSha256::new(config.password.as_bytes(), binding);
+    let client = ScramSha256::new(config.password.as_bytes(), binding);
     let mut out = BytesMut::new();
     fe::sasl_initial_response(mechanism, client.message(), &mut out)?;
     stream.write_all(&out).await?;
     let data = expect_sasl(stream, buf, 11).await?;
-    client
-        .update(&data)
-        .map_err(|e| UpstreamError::Auth(e.to_string()))?;
+    // PBKDF2 with the server's iteration count takes milliseconds of CPU: off the event loop,
+    // which serves every other connection meanwhile.
+    let (mut client, updated) = tokio::task::spawn_blocking(move || {
+        let mut client = client;
+        let updated = client.update(&data);
+        (client, updated)
+    })
+    .await
+    .map_err(|e| UpstreamError::Auth(e.to_string()))?;
+    updated.map_err(|e| UpstreamError::Auth(e.to_string()))?;
     out.clear();
     fe::sasl_response(client.message(), &mut out)?;
     stream.write_all(&out).await?;
