@@ -197,6 +197,37 @@ mod tests {
     }
 
     #[test]
+    fn static_credential_variables_go_whatever_their_names() {
+        use crate::config::{Credentials, Target, TargetKind, TlsMode};
+        let target = |credentials| Target {
+            name: "shop".into(),
+            kind: TargetKind::Postgres,
+            upstream: "db:5432".into(),
+            database: None,
+            tls: TlsMode::Prefer,
+            credentials: Some(credentials),
+            inject: None,
+            env: "SHOP_DATABASE_URL".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+        };
+        let vars = [("SHOP_PW", "real"), ("PLAIN", "x"), ("BILL", "tok")]
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let mut env = scrub(vars, &EnvRules::default());
+        env.remove_credential_sources(&[
+            target(Credentials::StaticPassword {
+                username: "app".into(),
+                password_env: "SHOP_PW".into(),
+            }),
+            target(Credentials::StaticValue {
+                value_env: "BILL".into(),
+            }),
+        ]);
+        let kept: Vec<_> = env.vars.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(kept, ["PLAIN"]);
+        assert_eq!(env.removed, ["BILL", "SHOP_PW"]);
+    }
+
+    #[test]
     fn globs_match_like_a_shell() {
         assert!(glob("*_TOKEN", "GITHUB_TOKEN"));
         assert!(!glob("*_TOKEN", "TOKEN"));
