@@ -239,6 +239,9 @@ fn psycopg_extended_protocol_binary_pipeline_cursor_copy_notify_and_cancel() {
         "server-side 20",
         "copy-out [('0', 'item 0'), ('1', 'item 1'), ('2', 'item 2')]",
         "copy-in 2",
+        "copy-error 22P02",
+        "pipeline-error 22012",
+        "after-pipeline-error 0",
         "error 22012",
         "after-error still usable",
         "notify guard_channel hello",
@@ -264,6 +267,16 @@ fn psycopg_extended_protocol_binary_pipeline_cursor_copy_notify_and_cancel() {
         .filter(|q| q["sql"] == "insert into items values ($1, $2)")
         .count();
     assert_eq!(inserts, 20);
+    // The statement after the failed one in the pipeline was skipped, and recorded so.
+    let skipped = queries
+        .iter()
+        .find(|q| q["sql"] == "insert into items values (51, 'skipped')")
+        .unwrap();
+    let skipped_result = records(&transcript, "result")
+        .into_iter()
+        .find(|r| r["id"] == skipped["id"])
+        .unwrap();
+    assert_eq!(skipped_result["error"]["sqlstate"], "22012");
     let sleep = queries
         .iter()
         .find(|q| q["sql"] == "select pg_sleep(10)")

@@ -21,6 +21,17 @@ with psycopg.connect(url, autocommit=True) as conn:
         counted = conn.execute("select count(*) from items")
     print("pipeline", counted.fetchone()[0])
 
+    # An error inside a pipeline: the server skips the rest of the batch up to its Sync.
+    try:
+        with conn.pipeline() as pipeline:
+            conn.execute("insert into items values (50, 'kept?')")
+            conn.execute("select 1/0")
+            conn.execute("insert into items values (51, 'skipped')")
+            pipeline.sync()
+    except psycopg.Error as e:
+        print("pipeline-error", e.sqlstate)
+    print("after-pipeline-error", conn.execute("select count(*) from items where id >= 50").fetchone()[0])
+
     with conn.transaction():
         with conn.cursor(name="server_side") as server_side:
             server_side.itersize = 3
@@ -33,6 +44,11 @@ with psycopg.connect(url, autocommit=True) as conn:
         copy.write_row((100, "copied"))
         copy.write_row((101, "copied"))
     print("copy-in", conn.execute("select count(*) from items where name = 'copied'").fetchone()[0])
+    try:
+        with conn.cursor().copy("copy items (id, name) from stdin") as copy:
+            copy.write("200\tok\nnot-a-number\tbad\n")
+    except psycopg.Error as e:
+        print("copy-error", e.sqlstate)
 
     try:
         conn.execute("select 1/0")
