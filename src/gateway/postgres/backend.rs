@@ -77,7 +77,7 @@ impl Backend {
         let mut out = BytesMut::with_capacity(READ_CHUNK);
         loop {
             // Expectations are queued before their messages go upstream, so everything these
-            // responses answer is in the channel by now.
+            // responses answer is queued by now.
             self.drain();
             while let Some(frame) = frame::split_frame(buf).map_err(BackError::Protocol)? {
                 self.on_frame(frame, &mut out);
