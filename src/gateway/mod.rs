@@ -134,8 +134,8 @@ impl Gateways {
 }
 
 /// Writes one line to guard's stderr while the child runs: stderr is the human's terminal, so
-/// the same line is not repeated within a few seconds, and `\r\n` ends it because the terminal
-/// may be in raw mode.
+/// the same line is not repeated within a few seconds, and on a terminal `\r\n` ends it because
+/// the terminal may be in raw mode.
 pub fn alert(line: &str) {
     static LAST: Mutex<Option<(String, Instant)>> = Mutex::new(None);
     const QUIET: Duration = Duration::from_secs(5);
@@ -147,5 +147,10 @@ pub fn alert(line: &str) {
         return;
     }
     *last = Some((line.to_string(), Instant::now()));
-    let _ = std::io::stderr().write_all(format!("{line}\r\n").as_bytes());
+    let end = if crate::terminal::tty::is_tty(2) {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let _ = std::io::stderr().write_all(format!("{line}{end}").as_bytes());
 }
