@@ -4,8 +4,8 @@
 //! stop guard before the command starts; no secret reaches the command, the records or the
 //! screen; and `login`, `logout` and `doctor` do what they say.
 //!
-//! The sessions run with GUARD_TEST_NO_GATEWAYS (debug builds only) until the gateways serve
-//! targets; the broker's work does not depend on them.
+//! The sessions run with the real gateways in front of the targets, so a leased user is also
+//! the one the upstream sees.
 
 mod support;
 
@@ -50,7 +50,7 @@ impl Setup {
     /// A postgres target at the test server with these credentials (an inline table).
     fn pg_target(&self, name: &str, credentials: &str) -> String {
         format!(
-            "[[target]]\nname = \"{name}\"\nkind = \"postgres\"\nupstream = \"{}\"\ntls = \"disable\"\ncredentials = {credentials}\n\n",
+            "[[target]]\nname = \"{name}\"\nkind = \"postgres\"\nupstream = \"{}\"\ndatabase = \"postgres\"\ntls = \"disable\"\ncredentials = {credentials}\n\n",
             self.pg.addr()
         )
     }
@@ -120,8 +120,7 @@ fn guard_in(home: &Home) -> Command {
     ] {
         cmd.env(proxy, "http://127.0.0.1:9");
     }
-    cmd.env("GUARD_KEYRING", "none")
-        .env("GUARD_TEST_NO_GATEWAYS", "1");
+    cmd.env("GUARD_KEYRING", "none");
     cmd
 }
 
@@ -206,13 +205,19 @@ fn assert_revoked(setup: &Setup, lease_id: &str) {
 fn a_lease_lives_for_the_session_and_is_revoked_after_a_normal_exit() {
     let setup = Setup::new();
     setup.config(&setup.pg_target("shop", "{ broker = \"database/creds/ro\" }"));
-    let (out, lease_id) = session_with_lease(&setup, "sleep 1", |_| {
+    let whoami = "psql \"$SHOP_DATABASE_URL\" -Atc 'select current_user' > whoami.txt; sleep 1";
+    let (out, lease_id) = session_with_lease(&setup, whoami, |_| {
         let roles = setup.dynamic_roles();
         assert_eq!(roles.len(), 1, "one role during the session: {roles:?}");
         let lease = setup.bao.lease(&lease_id_of(&setup)).expect("a live lease");
         assert!(lease["ttl"].as_u64().unwrap() > 0);
     });
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let upstream_user = std::fs::read_to_string(setup.file("whoami.txt")).unwrap();
+    assert!(
+        upstream_user.starts_with("v-"),
+        "the upstream sees the leased role: {upstream_user}"
+    );
     let issued = credential_records(&setup.home);
     let first = &issued[0];
     assert_eq!(first["target"], "shop");
@@ -458,6 +463,10 @@ fn no_secret_reaches_the_command_the_session_files_or_guards_output() {
     setup
         .pg
         .sql("create role app_static login password 'initial-pw'");
+    // The static credential's user, which guard's gateway logs in as before the command starts.
+    setup
+        .pg
+        .sql(&format!("create role app login password '{static_pw}'"));
     setup.bao.ok(
         "POST",
         "database/static-roles/app",

@@ -55,14 +55,6 @@ struct Slot {
     current: RwLock<Credential>,
 }
 
-// The gateways read handles; until they do, only the tests call these.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "read by the gateways, which take the handles next"
-    )
-)]
 impl CredentialHandle {
     pub fn new(target: &str, source: Source, credential: Credential) -> Self {
         CredentialHandle {

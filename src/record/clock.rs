@@ -44,6 +44,35 @@ impl Utc {
         )
     }
 
+    /// `rfc3339` written into `out` without formatting machinery: every transcript line has one.
+    pub fn write_rfc3339(&self, out: &mut Vec<u8>) {
+        fn digits(out: &mut Vec<u8>, value: u64, width: usize) {
+            let mut buf = [b'0'; 20];
+            let mut v = value;
+            for slot in buf[..width].iter_mut().rev() {
+                *slot = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            out.extend_from_slice(&buf[..width]);
+        }
+        if !(0..=9999).contains(&self.year) {
+            out.extend_from_slice(self.rfc3339().as_bytes());
+            return;
+        }
+        digits(out, self.year as u64, 4);
+        for (sep, value) in [(b'-', self.month), (b'-', self.day), (b'T', self.hour)] {
+            out.push(sep);
+            digits(out, value.into(), 2);
+        }
+        for value in [self.minute, self.second] {
+            out.push(b':');
+            digits(out, value.into(), 2);
+        }
+        out.push(b'.');
+        digits(out, self.millis.into(), 3);
+        out.push(b'Z');
+    }
+
     /// `20261127T061530Z`, the sortable first half of a session id.
     pub fn compact(&self) -> String {
         format!(
@@ -77,6 +106,9 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_760_130_123);
         let utc = Utc::from_system(t);
         assert_eq!(utc.rfc3339(), "2026-11-27T06:15:30.123Z");
+        let mut written = Vec::new();
+        utc.write_rfc3339(&mut written);
+        assert_eq!(written, b"2026-11-27T06:15:30.123Z");
         assert_eq!(utc.compact(), "20261127T061530Z");
         assert_eq!(
             Utc::from_system(UNIX_EPOCH).rfc3339(),

@@ -13,7 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::clock::Utc;
 use super::sha256_hex;
@@ -33,7 +33,10 @@ struct Chain {
     poisoned: bool,
     by_type: BTreeMap<String, u64>,
     by_decision: BTreeMap<String, u64>,
-    secrets: Vec<String>,
+    /// Registered credentials as they appear inside JSON strings, with a prepared searcher each.
+    secrets: Vec<memchr::memmem::Finder<'static>>,
+    /// Whole lines chained but not yet written (see `append_members_later`).
+    pending: Vec<u8>,
 }
 
 impl Transcript {
@@ -53,6 +56,7 @@ impl Transcript {
                 by_type: BTreeMap::new(),
                 by_decision: BTreeMap::new(),
                 secrets: Vec::new(),
+                pending: Vec::with_capacity(4096),
             })),
         })
     }
@@ -64,57 +68,46 @@ impl Transcript {
             return;
         }
         let escaped = serde_json::to_string(secret).unwrap_or_default();
-        let escaped = escaped.trim_matches('"').to_string();
-        self.lock().secrets.push(escaped);
+        let escaped = escaped.trim_matches('"').as_bytes().to_vec();
+        let finder = memchr::memmem::Finder::new(&escaped).into_owned();
+        self.lock().secrets.push(finder);
     }
 
     /// Appends one record of type `kind` with the given fields (an object) and returns its `seq`.
+    /// The record, and any chained by `append_members_later` before it, reach the file (the kernel)
+    /// before this returns.
     pub fn append(&self, kind: &str, fields: Value) -> io::Result<u64> {
         let mut chain = self.lock();
-        if chain.poisoned {
-            return Err(io::Error::other(
-                "the transcript could not be written earlier",
-            ));
-        }
-        let seq = chain.next_seq;
-        let mut line = String::with_capacity(256);
-        line.push_str(&format!(
-            "{{\"seq\":{seq},\"ts\":\"{}\",\"type\":{},\"prev\":\"{}\"",
-            Utc::now().rfc3339(),
-            Value::from(kind),
-            chain.prev
-        ));
-        let fields = match fields {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        if let Some(Value::String(decision)) = fields.get("decision") {
-            *chain.by_decision.entry(decision.clone()).or_default() += 1;
-        }
-        for (key, value) in &fields {
-            line.push(',');
-            line.push_str(&Value::from(key.as_str()).to_string());
-            line.push(':');
-            line.push_str(&value.to_string());
-        }
-        line.push('}');
-        for secret in &chain.secrets {
-            if line.contains(secret.as_str()) {
-                line = line.replace(secret.as_str(), "[redacted]");
-            }
-        }
-        let mut bytes = line.into_bytes();
-        let digest = sha256_hex(&bytes);
-        bytes.push(b'\n');
-        // One write per record: a reader never sees half a line from us unless we die mid-write.
-        if let Err(e) = chain.file.write_all(&bytes) {
-            chain.poisoned = true;
-            return Err(e);
-        }
-        chain.prev = digest;
-        chain.next_seq += 1;
-        *chain.by_type.entry(kind.to_string()).or_default() += 1;
+        let seq = chain.chain(kind, fields)?;
+        chain.write_pending()?;
         Ok(seq)
+    }
+
+    /// `append` for records written per statement, whose fields the caller has already written
+    /// as JSON object members (`"a":1,"b":"x"`): no `Value` is built. `decision` is counted.
+    pub fn append_members(
+        &self,
+        kind: &str,
+        decision: Option<&str>,
+        members: &[u8],
+    ) -> io::Result<u64> {
+        let mut chain = self.lock();
+        let seq = chain.chain_members(kind, decision, members)?;
+        chain.write_pending()?;
+        Ok(seq)
+    }
+
+    /// Chains a record now (its `seq`, `ts` and place are fixed; fields written as in
+    /// `append_members`) but leaves the write to the next `append` or `flush`, so that one write
+    /// carries both. For records nothing waits on, such as a statement's result; the caller makes
+    /// sure `flush` runs soon.
+    pub fn append_members_later(&self, kind: &str, members: &[u8]) -> io::Result<u64> {
+        self.lock().chain_members(kind, None, members)
+    }
+
+    /// Writes records chained by `append_members_later` that are still waiting.
+    pub fn flush(&self) -> io::Result<()> {
+        self.lock().write_pending()
     }
 
     /// The SHA-256 of the last record written: the digest that seals the chain so far.
@@ -131,6 +124,114 @@ impl Transcript {
     fn lock(&self) -> std::sync::MutexGuard<'_, Chain> {
         // A panic while holding the lock leaves the chain consistent (the write is one call).
         self.chain.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Chain {
+    /// Builds the next line, links it to the chain and queues it for writing.
+    fn chain(&mut self, kind: &str, fields: Value) -> io::Result<u64> {
+        let Value::Object(map) = &fields else {
+            return self.chain_members(kind, None, b"");
+        };
+        let decision = match map.get("decision") {
+            Some(Value::String(decision)) => Some(decision.as_str()),
+            _ => None,
+        };
+        let mut members = Vec::with_capacity(256);
+        for (key, value) in map {
+            if !members.is_empty() {
+                members.push(b',');
+            }
+            serde_json::to_writer(&mut members, key).map_err(io::Error::other)?;
+            members.push(b':');
+            serde_json::to_writer(&mut members, value).map_err(io::Error::other)?;
+        }
+        self.chain_members(kind, decision, &members)
+    }
+
+    /// Builds the next line around `members` (JSON object members, `"a":1,"b":"x"`), links it
+    /// to the chain and queues it for writing.
+    fn chain_members(
+        &mut self,
+        kind: &str,
+        decision: Option<&str>,
+        members: &[u8],
+    ) -> io::Result<u64> {
+        if self.poisoned {
+            return Err(io::Error::other(
+                "the transcript could not be written earlier",
+            ));
+        }
+        let seq = self.next_seq;
+        let mut line: Vec<u8> = Vec::with_capacity(128 + members.len());
+        let _ = write!(line, "{{\"seq\":{seq},\"ts\":\"");
+        Utc::now().write_rfc3339(&mut line);
+        line.extend_from_slice(b"\",\"type\":");
+        serde_json::to_writer(&mut line, kind).map_err(io::Error::other)?;
+        line.extend_from_slice(b",\"prev\":\"");
+        line.extend_from_slice(self.prev.as_bytes());
+        line.push(b'"');
+        if !members.is_empty() {
+            line.push(b',');
+            line.extend_from_slice(members);
+        }
+        line.push(b'}');
+        let line = self.redacted(line);
+        self.prev = sha256_hex(&line);
+        self.pending.extend_from_slice(&line);
+        self.pending.push(b'\n');
+        self.next_seq += 1;
+        count(&mut self.by_type, kind);
+        if let Some(decision) = decision {
+            count(&mut self.by_decision, decision);
+        }
+        Ok(seq)
+    }
+
+    fn redacted(&self, mut line: Vec<u8>) -> Vec<u8> {
+        for secret in &self.secrets {
+            if secret.find(&line).is_none() {
+                continue;
+            }
+            let mut out = Vec::with_capacity(line.len());
+            let mut rest = &line[..];
+            while let Some(at) = secret.find(rest) {
+                out.extend_from_slice(&rest[..at]);
+                out.extend_from_slice(b"[redacted]");
+                rest = &rest[at + secret.needle().len()..];
+            }
+            out.extend_from_slice(rest);
+            line = out;
+        }
+        line
+    }
+
+    /// One write for everything queued: a reader never sees half a line from us unless we die
+    /// mid-write. A failed write poisons the chain: a hole in it could not be verified.
+    fn write_pending(&mut self) -> io::Result<()> {
+        if self.poisoned {
+            return Err(io::Error::other(
+                "the transcript could not be written earlier",
+            ));
+        }
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let result = self.file.write_all(&self.pending);
+        self.pending.clear();
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+}
+
+fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
     }
 }
 
@@ -158,6 +259,63 @@ mod tests {
         assert_eq!(second["prev"], sha256_hex(lines[0].as_bytes()));
         assert_eq!(t.head(), sha256_hex(lines[1].as_bytes()));
         assert_eq!(t.counts()["by_decision"]["allow"], 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn later_records_are_written_with_the_next_one_or_a_flush() {
+        let dir = tempdir();
+        let path = dir.join("t.jsonl");
+        let t = Transcript::create(&path).unwrap();
+        t.append("query", json!({"id": 1})).unwrap();
+        assert_eq!(t.append_members_later("result", br#""id":1"#).unwrap(), 1);
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+        t.append("query", json!({"id": 2})).unwrap();
+        t.append_members_later("result", br#""id":2"#).unwrap();
+        t.flush().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let types: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap()["type"].to_string())
+            .collect();
+        assert_eq!(
+            types,
+            ["\"query\"", "\"result\"", "\"query\"", "\"result\""]
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        let last: Value = serde_json::from_str(lines[3]).unwrap();
+        assert_eq!(last["prev"], sha256_hex(lines[2].as_bytes()));
+        assert_eq!(t.head(), sha256_hex(lines[3].as_bytes()));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn members_make_the_same_line_as_values() {
+        let dir = tempdir();
+        let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+        let (ta, tb) = (
+            Transcript::create(&a).unwrap(),
+            Transcript::create(&b).unwrap(),
+        );
+        ta.append(
+            "query",
+            json!({"id": 1, "sql": "select \"x\"", "decision": "allow"}),
+        )
+        .unwrap();
+        tb.append_members(
+            "query",
+            Some("allow"),
+            br#""id":1,"sql":"select \"x\"","decision":"allow""#,
+        )
+        .unwrap();
+        let strip = |p: &Path| {
+            let text = std::fs::read_to_string(p).unwrap();
+            let mut v: Value = serde_json::from_str(text.trim()).unwrap();
+            v["ts"] = Value::Null;
+            v
+        };
+        assert_eq!(strip(&a), strip(&b));
+        assert_eq!(ta.counts(), tb.counts());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

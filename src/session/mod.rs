@@ -90,15 +90,13 @@ pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
         Ok(started) => started,
         Err(e) => return Err(abandon(&runtime, None, &leases, records, e, None)),
     };
-    let gateway_config = gateway_config(&config);
-    let gateways = match gateway::start(
-        &runtime,
-        &gateway_config,
-        &records.transcript,
-        &approver,
-        &policy,
-        &mut child_env,
-    ) {
+    let shared = gateway::Shared {
+        transcript: &records.transcript,
+        approver: &approver,
+        policy: &policy,
+        credentials: &credentials,
+    };
+    let gateways = match gateway::start(&runtime, &config, shared, &mut child_env) {
         Ok(gateways) => gateways,
         Err(e) => return Err(abandon(&runtime, None, &leases, records, e, None)),
     };
@@ -323,20 +321,6 @@ async fn interrupted() -> i32 {
     }
 }
 
-/// The configuration the gateways serve. Debug builds honour GUARD_TEST_NO_GATEWAYS so the
-/// broker's integration tests can run sessions with targets while the gateways do not serve
-/// them yet; release builds never look at it.
-fn gateway_config(config: &Config) -> std::borrow::Cow<'_, Config> {
-    #[cfg(debug_assertions)]
-    if std::env::var_os("GUARD_TEST_NO_GATEWAYS").is_some() {
-        return std::borrow::Cow::Owned(Config {
-            targets: Vec::new(),
-            ..config.clone()
-        });
-    }
-    std::borrow::Cow::Borrowed(config)
-}
-
 fn relay_child(
     runtime: &tokio::runtime::Runtime,
     child: pty::Child,
@@ -398,7 +382,11 @@ fn open_records(
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let targets: Vec<Value> = config.targets.iter().map(|t| json!({"name": t.name, "kind": format!("{:?}", t.kind).to_lowercase(), "upstream": t.upstream, "credentials": broker::describe(t.credentials.as_ref(), config.broker.as_ref())})).collect();
+    let targets: Vec<Value> = config
+        .targets
+        .iter()
+        .map(|t| target_summary(t, config))
+        .collect();
     transcript
         .append(
             "session_start",
@@ -424,6 +412,15 @@ fn open_records(
         transcript,
         meta,
         started: Instant::now(),
+    })
+}
+
+/// A target as `session_start` lists it: never a credential, only where it comes from.
+fn target_summary(target: &crate::config::Target, config: &Config) -> Value {
+    let source = broker::describe(target.credentials.as_ref(), config.broker.as_ref());
+    json!({
+        "name": target.name, "kind": format!("{:?}", target.kind).to_lowercase(),
+        "listen": target.listen.to_string(), "upstream": target.upstream, "credentials": source,
     })
 }
 

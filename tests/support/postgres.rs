@@ -94,6 +94,11 @@ impl Postgres {
 
     /// Runs SQL as the superuser over the unix socket and returns psql's unaligned output.
     pub fn sql(&self, sql: &str) -> String {
+        self.sql_in("postgres", sql)
+    }
+
+    /// `sql` in another database.
+    pub fn sql_in(&self, database: &str, sql: &str) -> String {
         let out = Command::new("psql")
             .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h"])
             .arg(self.dir.path())
@@ -103,7 +108,7 @@ impl Postgres {
                 "-U",
                 SUPERUSER,
                 "-d",
-                "postgres",
+                database,
                 "-c",
                 sql,
             ])

@@ -1,0 +1,229 @@
+//! Statements as the transcript sees them, and the queue that ties each message guard forwards to
+//! the responses it will get, so results can be matched to the statement that produced them.
+//!
+//! The frontend pushes one `Expect` per forwarded message that the server answers, in the order
+//! the messages go upstream; the backend pops them as responses arrive. Because the server answers
+//! in order (protocol docs, "Extended Query": responses come in the order of the messages, and
+//! after an error everything up to Sync is skipped), a FIFO is enough. `Answer` entries are replies
+//! guard makes itself instead of forwarding; they go to the client when everything queued before
+//! them has been answered, so a held or refused message never overtakes earlier results.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use super::message::ErrorFields;
+use crate::record::transcript::Transcript;
+
+/// The queue from the frontend to the backend of one connection. Both run in the same task, so
+/// pushing wakes nobody, except for guard's own answers: those may have nothing from the server
+/// to ride along with, and must be sent as soon as their turn comes.
+#[derive(Clone, Default)]
+pub struct Queue {
+    inner: Arc<(Mutex<VecDeque<Expect>>, Notify)>,
+}
+
+impl Queue {
+    pub fn push(&self, expect: Expect) {
+        let answer = matches!(expect, Expect::Answer(_));
+        self.lock().push_back(expect);
+        if answer {
+            self.inner.1.notify_one();
+        }
+    }
+
+    /// Moves everything queued into `into` (whose capacity is reused).
+    pub fn take(&self, into: &mut VecDeque<Expect>) {
+        std::mem::swap(&mut *self.lock(), into);
+    }
+
+    /// Resolves when an answer has been pushed since the last time.
+    pub async fn answered(&self) {
+        self.inner.1.notified().await
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Expect>> {
+        self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What every record of one client connection shares.
+pub struct Ctx {
+    pub target: Arc<str>,
+    pub conn: u64,
+    pub transcript: Transcript,
+    /// Session-wide statement ids, shared by every connection and target.
+    pub ids: Arc<AtomicU64>,
+}
+
+/// A statement that was recorded and sent upstream, waiting for its outcome.
+#[derive(Debug)]
+pub struct Statement {
+    pub id: u64,
+    pub started: Instant,
+    /// Rows from CommandComplete tags (summed over a multi-statement Query).
+    pub rows: u64,
+    /// DataRows seen, for an Execute that ends in PortalSuspended (which has no tag).
+    pub data_rows: u64,
+    pub error: Option<ErrorFields>,
+}
+
+/// What the server will send in answer to a forwarded message, or a reply guard makes itself.
+#[derive(Debug)]
+pub enum Expect {
+    ParseComplete,
+    BindComplete,
+    CloseComplete,
+    /// ParameterDescription, then RowDescription or NoData.
+    DescribeStatement,
+    /// RowDescription or NoData.
+    DescribePortal,
+    /// Rows, then CommandComplete, EmptyQueryResponse, PortalSuspended or ErrorResponse.
+    Execute(Statement),
+    /// ReadyForQuery.
+    Sync,
+    /// A simple Query (or FunctionCall): everything up to ReadyForQuery.
+    Query(Statement),
+    /// The client ended a COPY IN (CopyDone or CopyFail); no response of its own.
+    CopyEnd,
+    /// A reply guard sends instead of the server's.
+    Answer(Answer),
+}
+
+#[derive(Debug)]
+pub enum Answer {
+    /// An ErrorResponse, as the server would send for a failed statement.
+    Error(Bytes),
+    /// ReadyForQuery with the transaction status guard last saw.
+    Ready,
+}
+
+impl Expect {
+    /// Messages of the extended protocol, which the server skips after an error until Sync.
+    pub fn is_extended(&self) -> bool {
+        matches!(
+            self,
+            Expect::ParseComplete
+                | Expect::BindComplete
+                | Expect::CloseComplete
+                | Expect::DescribeStatement
+                | Expect::DescribePortal
+                | Expect::Execute(_)
+        )
+    }
+}
+
+impl Ctx {
+    /// Writes the `query` record for a statement about to go upstream and returns it, or the
+    /// error that means it must not go (SPEC: a query record is written before the request).
+    pub fn record_query(
+        &self,
+        sql: Option<&str>,
+        extra: Option<(&str, Value)>,
+    ) -> std::io::Result<Statement> {
+        let id = self.ids.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut m = Members::with_capacity(160 + sql.map_or(0, str::len));
+        m.number("id", id);
+        m.string("target", &self.target);
+        m.number("conn", self.conn);
+        m.raw("sql", sql.map(json_string).as_deref().unwrap_or("null"));
+        m.raw("class", "null");
+        m.string("decision", "allow");
+        m.raw("rule", "null");
+        if let Some((key, value)) = extra {
+            m.raw(key, &value.to_string());
+        }
+        self.transcript
+            .append_members("query", Some("allow"), &m.0)?;
+        Ok(Statement {
+            id,
+            started: Instant::now(),
+            rows: 0,
+            data_rows: 0,
+            error: None,
+        })
+    }
+
+    /// Chains the `result` record of a finished statement; it reaches the file with the next
+    /// record or the gateway's periodic flush, so the answer to the client does not wait on a
+    /// write of its own. A failure cannot undo what ran; the transcript is then poisoned, and
+    /// every later statement is refused.
+    pub fn record_result(&self, statement: Statement) {
+        // Microseconds as fractional milliseconds: exact to three decimals.
+        let micros = statement.started.elapsed().as_micros() as f64;
+        let error = statement.error.map_or_else(
+            || "null".to_string(),
+            |e| json!({"sqlstate": e.sqlstate, "message": e.message}).to_string(),
+        );
+        let mut m = Members::with_capacity(96 + error.len());
+        m.number("id", statement.id);
+        m.number("rows", statement.rows);
+        m.raw("masked", "null");
+        m.raw("duration_ms", &Value::from(micros / 1000.0).to_string());
+        m.raw("error", &error);
+        let _ = self.transcript.append_members_later("result", &m.0);
+    }
+
+    /// The `connection` record of an opening or closing client connection.
+    pub fn record_connection(&self, action: &str, client: &str, error: Option<&str>) {
+        let mut fields = json!({
+            "target": &*self.target, "conn": self.conn, "action": action, "client": client,
+        });
+        if action == "close"
+            && let Value::Object(map) = &mut fields
+        {
+            map.insert("error".into(), json!(error));
+        }
+        let _ = self.transcript.append("connection", fields);
+    }
+}
+
+/// JSON object members written straight into bytes, in order: records are built per statement,
+/// and a `Value` map per record cost more than the rest of the relay.
+struct Members(Vec<u8>);
+
+impl Members {
+    fn with_capacity(n: usize) -> Self {
+        Members(Vec::with_capacity(n))
+    }
+
+    fn key(&mut self, key: &str) {
+        if !self.0.is_empty() {
+            self.0.push(b',');
+        }
+        self.0.extend_from_slice(json_string(key).as_bytes());
+        self.0.push(b':');
+    }
+
+    fn raw(&mut self, key: &str, json: &str) {
+        self.key(key);
+        self.0.extend_from_slice(json.as_bytes());
+    }
+
+    fn string(&mut self, key: &str, value: &str) {
+        self.raw(key, &json_string(value));
+    }
+
+    fn number(&mut self, key: &str, value: u64) {
+        self.raw(key, &value.to_string());
+    }
+}
+
+fn json_string(text: &str) -> String {
+    // Serialising a string cannot fail.
+    serde_json::to_string(text).unwrap_or_else(|_| "null".into())
+}
+
+/// The error recorded for statements that never got their answer.
+pub fn lost(message: &str) -> ErrorFields {
+    ErrorFields {
+        severity: "FATAL".into(),
+        sqlstate: super::message::sqlstate::CONNECTION_FAILURE.into(),
+        message: message.into(),
+    }
+}
