@@ -5,6 +5,7 @@ mod cli;
 mod cmd;
 mod config;
 mod gateway;
+mod mask;
 mod record;
 mod review;
 mod session;
