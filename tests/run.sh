@@ -10,7 +10,7 @@ say() { printf 'tests: %s\n' "$*" >&2; }
 
 if [ "${1:-}" = "--regenerate" ]; then
   cargo build --locked --quiet
-  bin=target/debug/guard
+  bin="${CARGO_TARGET_DIR:-target}/debug/guard"
   mkdir -p completions man
   "$bin" completions bash > completions/guard.bash
   "$bin" completions zsh > completions/_guard

@@ -5,6 +5,7 @@ pub mod approve;
 pub mod completions;
 pub mod export;
 pub mod man;
+pub mod mask;
 pub mod replay;
 pub mod run;
 pub mod sessions;
@@ -49,6 +50,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Completions(args)) => completions::cmd_completions(args),
         Some(Command::Man(args)) => man::cmd_man(args),
         Some(Command::Approve(args)) => approve::cmd_approve(args),
+        Some(Command::Mask(args)) => mask::cmd_mask(args),
     }
 }
 
