@@ -77,15 +77,28 @@ fn glob_match(glob: &[u8], name: &[u8]) -> bool {
 /// What a column or key name says about its value: `api_token`, `clientSecret`, `db_password`
 /// hold secrets; `ssn` and `social_security_number` hold SSNs.
 pub fn label(name: &str) -> Option<Kind> {
-    let lower = name.to_ascii_lowercase();
-    if SECRET_KEY_SUFFIXES.iter().any(|s| lower.ends_with(s)) {
+    let name = name.as_bytes();
+    let ends_with = |suffix: &str| {
+        name.len() >= suffix.len()
+            && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    if SECRET_KEY_SUFFIXES.iter().any(|s| ends_with(s)) {
         return Some(Kind::GenericSecret);
     }
-    let squashed: String = lower
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    (squashed.contains("ssn") || squashed.contains("socialsecurity")).then_some(Kind::Ssn)
+    // Letters and digits only, lower-cased, so `social-security-no` and `SocialSecurity` match.
+    let mut squashed = [0u8; 64];
+    let mut len = 0;
+    for b in name
+        .iter()
+        .filter(|b| b.is_ascii_alphanumeric())
+        .take(squashed.len())
+    {
+        squashed[len] = b.to_ascii_lowercase();
+        len += 1;
+    }
+    let squashed = &squashed[..len];
+    let contains = |word: &[u8]| squashed.windows(word.len()).any(|w| w == word);
+    (contains(b"ssn") || contains(b"socialsecurity")).then_some(Kind::Ssn)
 }
 
 #[cfg(test)]

@@ -5,13 +5,15 @@
 
 use std::ops::Range;
 
-use aho_corasick::AhoCorasick;
-use regex_automata::util::captures::Captures;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
+use regex_automata::Input;
+use regex_automata::meta;
+use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::syntax;
-use regex_automata::{Input, meta};
+use regex_syntax::hir::Hir;
 
 use super::Kind;
-use super::rules::{Candidate, Extend, RULES, Rule, value_char};
+use super::rules::{Candidate, Extend, Numeric, RULES, Rule, locate, value_char};
 
 /// A value to mask.
 #[derive(Clone, Debug)]
@@ -39,35 +41,33 @@ pub struct Engine {
     /// The rule of each pattern id.
     rules: Vec<&'static Rule>,
     keywords: Option<AhoCorasick>,
-    /// The shortest digit run that can be a numeric value (0: no numeric rule).
-    digits: usize,
-    iban: bool,
+    /// Which numeric triggers the enabled rules need.
+    numeric: NumericNeeds,
     /// The longest text any pattern can match.
     pub max_len: usize,
+}
+
+#[derive(Default)]
+struct NumericNeeds {
+    card: bool,
+    ssn: bool,
+    phone: bool,
+    iban: bool,
 }
 
 impl Engine {
     pub fn new(kinds: &[Kind]) -> Result<Engine, String> {
         let rules: Vec<&'static Rule> = RULES.iter().filter(|r| kinds.contains(&r.kind)).collect();
-        // ASCII semantics on raw bytes: `\b` and classes never need Unicode tables (which would
-        // push the search off the lazy DFA), and invalid UTF-8 is just bytes.
-        let config = syntax::Config::new().unicode(false).utf8(false);
-        let mut hirs = Vec::with_capacity(rules.len());
-        let mut max_len = 0;
-        for rule in &rules {
-            let hir = syntax::parse_with(rule.pattern, &config)
-                .map_err(|e| format!("detector {}: {e}", rule.kind.name()))?;
-            let len = hir.properties().maximum_len().ok_or_else(|| {
-                format!("detector {}: the pattern is unbounded", rule.kind.name())
-            })?;
-            max_len = max_len.max(len);
-            hirs.push(hir);
-        }
+        let (hirs, max_len) = parse_all(&rules)?;
         let regex = if hirs.is_empty() {
             None
         } else {
+            // Only the bounds of a match are asked for: `Locate` reads the value off them.
+            let config = meta::Config::new()
+                .utf8_empty(false)
+                .which_captures(WhichCaptures::Implicit);
             let built = meta::Builder::new()
-                .configure(meta::Config::new().utf8_empty(false))
+                .configure(config)
                 .build_many_from_hir(&hirs)
                 .map_err(|e| format!("detectors: {e}"))?;
             Some(built)
@@ -83,31 +83,34 @@ impl Engine {
         } else {
             let built = AhoCorasick::builder()
                 .ascii_case_insensitive(true)
+                .kind(Some(AhoCorasickKind::DFA))
                 .build(&words)
                 .map_err(|e| format!("detector keywords: {e}"))?;
             Some(built)
         };
+        let needs = |n: Numeric| rules.iter().any(|r| r.numeric == n);
+        let numeric = NumericNeeds {
+            card: needs(Numeric::Card),
+            ssn: needs(Numeric::DashedSsn),
+            phone: needs(Numeric::Phone),
+            iban: needs(Numeric::Iban),
+        };
         Ok(Engine {
             regex,
-            keywords,
-            digits: rules
-                .iter()
-                .filter(|r| r.digits > 0)
-                .map(|r| r.digits)
-                .min()
-                .unwrap_or(0),
-            iban: rules.iter().any(|r| r.iban),
             rules,
+            keywords,
+            numeric,
             max_len,
         })
     }
 
-    /// Whether any rule could match in `hay`: the almost-free exit for ordinary text.
+    /// Whether any rule could match in `hay`: the almost-free exit for ordinary text. Every
+    /// rule's trigger lies inside its matches, so a text without one has no match.
     pub fn triggered(&self, hay: &[u8]) -> bool {
         if self.keywords.as_ref().is_some_and(|ac| ac.is_match(hay)) {
             return true;
         }
-        (self.digits > 0 || self.iban) && numeric_start(hay, self.digits, self.iban)
+        self.numeric.found_in(hay)
     }
 
     /// Appends the confirmed values in `hay[from..]` to `hits`, in order. `at_end`: nothing
@@ -125,15 +128,15 @@ impl Engine {
         if from >= hay.len() || !self.triggered(&hay[from..]) {
             return None;
         }
-        let mut caps = regex.create_captures();
         let mut at = from;
         while at < hay.len() {
-            regex.search_captures(&Input::new(hay).span(at..hay.len()), &mut caps);
-            let Some(m) = caps.get_match() else { break };
+            let Some(m) = regex.search(&Input::new(hay).span(at..hay.len())) else {
+                break;
+            };
             let Some(&rule) = self.rules.get(m.pattern().as_usize()) else {
                 break;
             };
-            let (candidate, carry) = candidate(hay, &caps, rule);
+            let (candidate, carry) = candidate(hay, m.range(), rule);
             let open = !at_end && carry.is_some() && candidate.value.end >= hay.len();
             match (rule.check)(hay, &candidate) {
                 Some(mask) if !mask.is_empty() && mask.end <= hay.len() => {
@@ -157,12 +160,29 @@ impl Engine {
     }
 }
 
-/// The candidate of a match: its value group (or the whole match) extended per the rule.
-fn candidate(hay: &[u8], caps: &Captures, rule: &Rule) -> (Candidate, Option<Carry>) {
-    let whole = caps.get_match().map_or(0..0, |m| m.range());
-    let group = |name: &str| caps.get_group_by_name(name).map(|s| s.range());
-    let value = group("v").unwrap_or_else(|| whole.clone());
-    let key = group("k");
+/// Parses every rule's pattern with ASCII semantics on raw bytes (`\b` and classes never need
+/// Unicode tables, which would push the search off the lazy DFA, and invalid UTF-8 is just
+/// bytes), and finds the longest match any of them can make.
+fn parse_all(rules: &[&'static Rule]) -> Result<(Vec<Hir>, usize), String> {
+    let config = syntax::Config::new().unicode(false).utf8(false);
+    let mut hirs = Vec::with_capacity(rules.len());
+    let mut max_len = 0;
+    for rule in rules {
+        let hir = syntax::parse_with(rule.pattern, &config)
+            .map_err(|e| format!("detector {}: {e}", rule.kind.name()))?;
+        let len = hir
+            .properties()
+            .maximum_len()
+            .ok_or_else(|| format!("detector {}: the pattern is unbounded", rule.kind.name()))?;
+        max_len = max_len.max(len);
+        hirs.push(hir);
+    }
+    Ok((hirs, max_len))
+}
+
+/// The candidate of a match: its value (located in the match) extended per the rule.
+fn candidate(hay: &[u8], whole: Range<usize>, rule: &Rule) -> (Candidate, Option<Carry>) {
+    let (key, value) = locate(hay, &whole, rule.locate);
     let (value, carry) = extend(hay, value, &whole, rule.extend);
     let whole = whole.start..whole.end.max(value.end);
     (Candidate { whole, value, key }, carry)
@@ -246,27 +266,101 @@ fn snap(hay: &[u8], span: Range<usize>) -> Range<usize> {
     start..end
 }
 
-/// A run of `digits` digits (spaces, dashes, dots, parentheses and `+` between them allowed),
-/// or two capitals and two digits (the start of an IBAN).
-fn numeric_start(hay: &[u8], digits: usize, iban: bool) -> bool {
-    let mut run = 0usize;
-    for (i, &b) in hay.iter().enumerate() {
-        if b.is_ascii_digit() {
-            run += 1;
-            if digits > 0 && run >= digits {
-                return true;
+impl NumericNeeds {
+    /// One pass over the bytes, counting digit runs the way each numeric rule writes them.
+    /// Eight bytes with a letter and no digit end every run: those are skipped a word at a
+    /// time, which is most of ordinary text.
+    fn found_in(&self, hay: &[u8]) -> bool {
+        if !(self.card || self.ssn || self.phone || self.iban) {
+            return false;
+        }
+        let mut runs = Runs::default();
+        let mut at = 0;
+        while at < hay.len() {
+            if let Some(word) = hay.get(at..at + 8) {
+                let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+                if swar::digits(word) == 0 && swar::letters(word) != 0 {
+                    runs = Runs::default();
+                    at += 8;
+                    continue;
+                }
             }
-            if iban
-                && i >= 3
+            let end = (at + 8).min(hay.len());
+            for i in at..end {
+                if runs.step(self, hay, i) {
+                    return true;
+                }
+            }
+            at = end;
+        }
+        false
+    }
+}
+
+/// Digit runs as each numeric rule allows them to be written.
+#[derive(Default)]
+struct Runs {
+    /// Digits and dashes (an SSN).
+    dashed: usize,
+    /// Digits with spaces or dashes between groups (a card).
+    grouped: usize,
+    /// Digits with phone punctuation.
+    phone: usize,
+}
+
+impl Runs {
+    /// Counts `hay[i]`; true once a run is long enough for a rule that needs it.
+    fn step(&mut self, needs: &NumericNeeds, hay: &[u8], i: usize) -> bool {
+        let b = hay[i];
+        if b.is_ascii_digit() {
+            self.dashed += 1;
+            self.grouped += 1;
+            self.phone += 1;
+            let iban_start = i >= 3
                 && hay[i - 1].is_ascii_digit()
                 && hay[i - 2].is_ascii_uppercase()
-                && hay[i - 3].is_ascii_uppercase()
-            {
-                return true;
-            }
-        } else if !matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+') {
-            run = 0;
+                && hay[i - 3].is_ascii_uppercase();
+            return (needs.ssn && self.dashed >= 9)
+                || (needs.card && self.grouped >= 13)
+                || (needs.phone && self.phone >= 8)
+                || (needs.iban && iban_start);
         }
+        if b != b'-' {
+            self.dashed = 0;
+        }
+        if b != b'-' && b != b' ' {
+            self.grouped = 0;
+        }
+        if !matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+') {
+            self.phone = 0;
+        }
+        false
     }
-    false
+}
+
+/// Byte-class tests on eight bytes at once: the high bit of each byte of the result is set
+/// where the byte is in the class.
+mod swar {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const fn splat(b: u8) -> u64 {
+        u64::from_le_bytes([b; 8])
+    }
+
+    /// Bytes in `lo..=hi` (ASCII only): adding `0x80 - lo` sets the high bit at `>= lo`,
+    /// adding `0x7f - hi` at `> hi`; clearing the high bits first keeps carries in their byte.
+    fn in_range(word: u64, lo: u8, hi: u8) -> u64 {
+        let low = word & LOW7;
+        let at_least = low + splat(0x80 - lo);
+        let above = low + splat(0x7f - hi);
+        at_least & !above & !word & HIGH
+    }
+
+    pub fn digits(word: u64) -> u64 {
+        in_range(word, b'0', b'9')
+    }
+
+    pub fn letters(word: u64) -> u64 {
+        in_range(word | splat(0x20), b'a', b'z')
+    }
 }

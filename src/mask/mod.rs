@@ -359,6 +359,16 @@ impl Masker {
         }
     }
 
+    /// What the rules say about a column (or JSON key) by its name, to resolve once per column
+    /// of a result and reuse for every cell with `mask_value`.
+    pub fn column(&self, name: &str) -> Column {
+        Column {
+            masked: self.column_masked(name),
+            label: columns::label(name),
+            password: rules::password_key(name.as_bytes()),
+        }
+    }
+
     /// A result cell: the whole value when `column` matches a glob, a secret or SSN whole when
     /// the column's name says it holds one (`api_token`, `ssn`), else the detectors.
     pub fn mask_cell<'a>(&self, column: Option<&str>, value: &'a str) -> Masked<'a> {
@@ -367,11 +377,17 @@ impl Masker {
 
     /// `mask_cell` for a cell's raw bytes.
     pub fn mask_cell_bytes<'a>(&self, column: Option<&str>, value: &'a [u8]) -> Masked<'a, [u8]> {
-        if let Some(name) = column {
-            let label = columns::label(name).filter(|&kind| labelled(name, kind, value));
-            if label.is_some() || self.column_masked(name) {
-                return self.mask_whole(value, label);
-            }
+        match column {
+            Some(name) => self.mask_value(&self.column(name), value),
+            None => self.mask_bytes(value),
+        }
+    }
+
+    /// `mask_cell_bytes` with the column's rules resolved by `column`.
+    pub fn mask_value<'a>(&self, column: &Column, value: &'a [u8]) -> Masked<'a, [u8]> {
+        let label = column.label.filter(|&kind| labelled(column, kind, value));
+        if label.is_some() || column.masked {
+            return self.mask_whole(value, label);
         }
         self.mask_bytes(value)
     }
@@ -469,11 +485,22 @@ impl Masker {
     }
 }
 
+/// The masking rules of one column or JSON key, from `Masker::column`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Column {
+    /// A `columns` glob matches: every value is masked whole.
+    pub masked: bool,
+    /// The name says what the values are (`api_token`: a secret, `ssn`: an SSN).
+    label: Option<Kind>,
+    /// The name is a password's, which any non-empty value is.
+    password: bool,
+}
+
 /// Whether a value under a name that labels it (`api_token`, `ssn`) is one.
-fn labelled(name: &str, kind: Kind, value: &[u8]) -> bool {
+fn labelled(column: &Column, kind: Kind, value: &[u8]) -> bool {
     let value = &value[trimmed(value)];
     match kind {
-        Kind::GenericSecret => rules::secret_value(name.as_bytes(), value),
+        Kind::GenericSecret => rules::secret_value(column.password, value),
         Kind::Ssn => {
             value
                 .iter()

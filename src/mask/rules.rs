@@ -37,18 +37,90 @@ pub enum Extend {
     Pem,
 }
 
+/// Where the value sits in a match. The `v` and `k` groups in the patterns say the same (a
+/// test holds them to it), but resolving groups costs a second search per match, and the
+/// shapes are simple enough to read off the match itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locate {
+    /// The whole match.
+    Whole,
+    /// The last `n` bytes (the first characters of a value that `Extend` completes).
+    Tail(usize),
+    /// `key <sep> value`: the key is the identifier the match starts with, the value its last
+    /// byte, or its last two when the value opens with a quote.
+    Assignment,
+    /// The trailing nine digits (with their separators) of a labelled SSN.
+    SsnTail,
+    /// The 40 characters of an AWS secret key, before the byte that ends it (if any).
+    AwsSecret,
+}
+
+/// The numbers that make a numeric rule worth running: a digit run long enough to hold one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Numeric {
+    None,
+    /// 13 digits, with single spaces or dashes between groups.
+    Card,
+    /// 9 digits with dashes (a timestamp's `2026-11-27` has 8).
+    DashedSsn,
+    /// 8 digits, with the punctuation phone numbers are written with.
+    Phone,
+    /// Two capitals and two digits, as every IBAN starts.
+    Iban,
+}
+
 pub struct Rule {
     pub kind: Kind,
     pub pattern: &'static str,
-    /// Any of these (ASCII case-insensitive) must occur in the text for the rule to fire.
+    /// Any of these (ASCII case-insensitive) must occur in the text for the rule to fire...
     pub keywords: &'static [&'static str],
-    /// Or a run of at least this many digits (0: no).
-    pub digits: usize,
-    /// Or two capitals followed by two digits, as every IBAN starts.
-    pub iban: bool,
+    /// ...or the digits it needs.
+    pub numeric: Numeric,
+    pub locate: Locate,
     pub extend: Extend,
     /// Confirms a candidate; returns the span to mask.
     pub check: fn(&[u8], &Candidate) -> Option<Range<usize>>,
+}
+
+/// The key and value spans of a match, per `how`.
+pub fn locate(
+    hay: &[u8],
+    whole: &Range<usize>,
+    how: Locate,
+) -> (Option<Range<usize>>, Range<usize>) {
+    let (start, end) = (whole.start, whole.end);
+    let tail = |n: usize| end.saturating_sub(n).max(start)..end;
+    match how {
+        Locate::Whole => (None, whole.clone()),
+        Locate::Tail(n) => (None, tail(n)),
+        Locate::Assignment => {
+            let key_len = hay[start..end]
+                .iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || b"_.-".contains(b))
+                .count();
+            let quoted = end >= start + key_len + 2 && matches!(hay[end - 2], b'"' | b'\'');
+            (
+                Some(start..start + key_len),
+                tail(if quoted { 2 } else { 1 }),
+            )
+        }
+        Locate::SsnTail => {
+            let mut at = end;
+            let mut digits = 0;
+            while at > start && digits < 9 {
+                at -= 1;
+                digits += usize::from(hay[at].is_ascii_digit());
+            }
+            (None, at..end)
+        }
+        Locate::AwsSecret => {
+            let ended = hay
+                .get(end - 1)
+                .is_some_and(|&b| !(b.is_ascii_alphanumeric() || b"/+".contains(&b)));
+            let value_end = if ended { end - 1 } else { end };
+            (None, value_end.saturating_sub(40).max(start)..value_end)
+        }
+    }
 }
 
 fn accept(_: &[u8], c: &Candidate) -> Option<Range<usize>> {
@@ -153,18 +225,21 @@ fn check_email(hay: &[u8], c: &Candidate) -> Option<Range<usize>> {
 
 fn check_assignment(hay: &[u8], c: &Candidate) -> Option<Range<usize>> {
     let key = c.key.clone().map(|k| &hay[k]).unwrap_or_default();
-    secret_value(key, &hay[c.value.clone()]).then(|| c.value.clone())
+    secret_value(password_key(key), &hay[c.value.clone()]).then(|| c.value.clone())
 }
 
-/// Whether `value`, found under `key` (`password = value`, a JSON key, a column name), is worth
-/// masking as a secret: any value counts for a password; other keys (token, secret, api_key)
-/// need 8 characters that are not all digits, so `token_count: 42` and `token_type: bearer`
-/// stay readable. Placeholders and values that are already masked are left alone.
-pub fn secret_value(key: &[u8], value: &[u8]) -> bool {
-    let key = key.to_ascii_lowercase();
-    let is_password = [&b"password"[..], b"passwd", b"passphrase"]
-        .iter()
-        .any(|p| key.ends_with(p));
+/// Whether a key names a password (`db_password`, `passwd`, `passphrase`).
+pub fn password_key(key: &[u8]) -> bool {
+    ["password", "passwd", "passphrase"].iter().any(|p| {
+        key.len() >= p.len() && key[key.len() - p.len()..].eq_ignore_ascii_case(p.as_bytes())
+    })
+}
+
+/// Whether `value`, found under a secret's key (`password = value`, a JSON key, a column
+/// name), is worth masking as a secret: any value counts for a password; other keys (token,
+/// secret, api_key) need 8 characters that are not all digits, so `token_count: 42` and
+/// `token_type: bearer` stay readable. Placeholders and values already masked are left alone.
+pub fn secret_value(is_password: bool, value: &[u8]) -> bool {
     let placeholder = value.iter().all(|&b| b == b'*')
         || (value.first() == Some(&b'[') && value.last() == Some(&b']'))
         || ["null", "none", "nil", "true", "false", "undefined"]
@@ -201,8 +276,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::PrivateKey,
         pattern: r"-----BEGIN (?:[A-Z0-9]{1,16} ){0,3}PRIVATE KEY(?: BLOCK)?-----",
         keywords: &["-----BEGIN"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Whole,
         extend: Extend::Pem,
         check: accept,
     },
@@ -210,8 +285,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::Jwt,
         pattern: r"\beyJ[A-Za-z0-9_-]{8}",
         keywords: &["eyJ"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Whole,
         extend: Extend::While(jwt_char),
         check: check_jwt,
     },
@@ -219,8 +294,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::GithubToken,
         pattern: r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{22})",
         keywords: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Whole,
         extend: Extend::While(alnum_underscore),
         check: accept,
     },
@@ -228,8 +303,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::GitlabToken,
         pattern: r"\bglpat-[A-Za-z0-9_-]{20}",
         keywords: &["glpat-"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Whole,
         extend: Extend::While(alnum_dash_underscore),
         check: accept,
     },
@@ -237,8 +312,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::SlackToken,
         pattern: r"\bxox[abprs]-[A-Za-z0-9-]{10}",
         keywords: &["xoxa-", "xoxb-", "xoxp-", "xoxr-", "xoxs-"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Whole,
         extend: Extend::While(alnum_dash),
         check: accept,
     },
@@ -246,8 +321,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::StripeKey,
         pattern: r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{10}",
         keywords: &["sk_live_", "rk_live_", "sk_test_", "rk_test_"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Whole,
         extend: Extend::While(alnum),
         check: accept,
     },
@@ -255,8 +330,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::AnthropicKey,
         pattern: r"\bsk-ant-[a-z0-9]{2,10}-[A-Za-z0-9_-]{20}",
         keywords: &["sk-ant-"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Whole,
         extend: Extend::While(alnum_dash_underscore),
         check: accept,
     },
@@ -264,8 +339,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::OpenaiKey,
         pattern: r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20}",
         keywords: &["sk-"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Whole,
         extend: Extend::While(alnum_dash_underscore),
         check: check_openai,
     },
@@ -273,8 +348,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::AwsKey,
         pattern: r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
         keywords: &["AKIA", "ASIA", "ABIA", "ACCA"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Whole,
         extend: Extend::None,
         check: accept,
     },
@@ -282,8 +357,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::AwsKey,
         pattern: r#"(?i:aws[a-z0-9_ .-]{0,24}(?:secret|key)[a-z0-9_ .-]{0,24})["']?[ \t]{0,4}(?:=|:|=>)[ \t]{0,4}["']?(?P<v>[A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
         keywords: &["aws"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::AwsSecret,
         extend: Extend::None,
         check: check_aws_secret,
     },
@@ -291,8 +366,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::GenericSecret,
         pattern: r#"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s:/@"'<>]{1,64}:(?P<v>[^\s@/"'<>])"#,
         keywords: &["://"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Tail(1),
         extend: Extend::While(url_password_char),
         check: check_url_password,
     },
@@ -316,8 +391,8 @@ pub static RULES: &[Rule] = &[
             "encryption",
             "credentials",
         ],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Assignment,
         extend: Extend::Value,
         check: check_assignment,
     },
@@ -325,8 +400,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::GenericSecret,
         pattern: r"(?i:\bbearer)[ \t]{1,4}(?P<v>[A-Za-z0-9._~+/-])",
         keywords: &["bearer"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Tail(1),
         extend: Extend::While(token68),
         check: check_bearer,
     },
@@ -334,8 +409,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::GenericSecret,
         pattern: r"(?i:\bbasic)[ \t]{1,4}(?P<v>[A-Za-z0-9+/]{6})",
         keywords: &["basic"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Tail(6),
         extend: Extend::While(base64_char),
         check: check_basic,
     },
@@ -343,8 +418,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::Email,
         pattern: r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,4}\.[A-Za-z]{2,24}\b",
         keywords: &["@"],
-        digits: 0,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::Whole,
         extend: Extend::None,
         check: check_email,
     },
@@ -352,8 +427,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::Iban,
         pattern: r"\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b",
         keywords: &[],
-        digits: 0,
-        iban: true,
+        numeric: Numeric::Iban,
+        locate: Locate::Whole,
         extend: Extend::None,
         check: check_iban,
     },
@@ -362,8 +437,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::Ssn,
         pattern: r#"(?i:\b(?:ssn|social[ _-]?security(?:[ _-]?(?:number|no))?))["']?[ \t]{0,4}(?:[:=#]|is)?[ \t]{0,4}["']?(?P<v>[0-9]{9}|[0-9]{3}[ -][0-9]{2}[ -][0-9]{4})\b"#,
         keywords: &["ssn", "social"],
-        digits: 9,
-        iban: false,
+        numeric: Numeric::None,
+        locate: Locate::SsnTail,
         extend: Extend::None,
         check: check_ssn,
     },
@@ -371,8 +446,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::Ssn,
         pattern: r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b",
         keywords: &[],
-        digits: 9,
-        iban: false,
+        numeric: Numeric::DashedSsn,
+        locate: Locate::Whole,
         extend: Extend::None,
         check: check_ssn,
     },
@@ -380,8 +455,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::CreditCard,
         pattern: r"\b(?:[0-9]{13,19}|[0-9]{4}[ -][0-9]{4}[ -][0-9]{4}[ -][0-9]{1,4}(?:[ -][0-9]{1,3})?|[0-9]{4}[ -][0-9]{6}[ -][0-9]{4,5})\b",
         keywords: &[],
-        digits: 13,
-        iban: false,
+        numeric: Numeric::Card,
+        locate: Locate::Whole,
         extend: Extend::None,
         check: check_card,
     },
@@ -389,8 +464,8 @@ pub static RULES: &[Rule] = &[
         kind: Kind::Phone,
         pattern: r"\+[1-9][0-9]{7,14}\b|(?:\+1[ .-]?)?(?:\([2-9][0-9]{2}\)[ ]?|\b[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}\b",
         keywords: &[],
-        digits: 8,
-        iban: false,
+        numeric: Numeric::Phone,
+        locate: Locate::Whole,
         extend: Extend::None,
         check: accept,
     },

@@ -797,3 +797,60 @@ fn masking_valid_utf8_gives_valid_utf8() {
         assert!(!masked.text.contains('\u{FFFD}') || text.contains('\u{FFFD}'));
     }
 }
+
+#[test]
+fn locators_agree_with_the_patterns_value_groups() {
+    let samples = [
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+        r#"{"AWS_KEY":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}"#,
+        "aws secret: wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEK+Y",
+        "postgres://app:pa55word@db.internal/x https://u:p@h",
+        r#"db_password = "two words" token:abcdefgh "api-key"=>'xyz' my.secret	:	v"#,
+        "Authorization: Bearer abc123 and basic dXNlcjpwYXNz",
+        r#"SSN: 123-45-6789, social security no "123 45 6789", ssn=123456789"#,
+    ];
+    let config = regex_automata::util::syntax::Config::new()
+        .unicode(false)
+        .utf8(false);
+    let mut checked = 0;
+    for rule in rules::RULES.iter().filter(|r| r.pattern.contains("(?P<v>")) {
+        let re = regex_automata::meta::Builder::new()
+            .syntax(config)
+            .build(rule.pattern)
+            .unwrap();
+        for sample in samples {
+            let hay = sample.as_bytes();
+            for caps in re.captures_iter(hay) {
+                let whole = caps.get_match().unwrap().range();
+                let (key, value) = rules::locate(hay, &whole, rule.locate);
+                let group = |name| caps.get_group_by_name(name).map(|s| s.range());
+                assert_eq!(Some(value), group("v"), "{:?} in {sample}", rule.kind);
+                assert_eq!(key, group("k"), "{:?} in {sample}", rule.kind);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 14, "{checked}");
+}
+
+#[test]
+fn the_digit_prefilter_sees_runs_across_its_eight_byte_steps() {
+    let m = default_masker();
+    for pad in 0..16 {
+        let lead = "x".repeat(pad);
+        assert_masked(
+            &m,
+            &format!("{lead} 4111111111111111 y"),
+            "4111111111111111",
+            Kind::CreditCard,
+        );
+        assert_masked(&m, &format!("{lead}a 123-45-6789"), "123-45", Kind::Ssn);
+        assert_masked(
+            &m,
+            &format!("{lead}Zz DE89370400440532013000"),
+            "3704",
+            Kind::Iban,
+        );
+    }
+    assert_untouched(&m, "2026-11-27 06:15:03.123 GET /orders/2024 200 in 12ms");
+}
