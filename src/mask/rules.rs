@@ -364,7 +364,7 @@ pub static RULES: &[Rule] = &[
     },
     Rule {
         kind: Kind::GenericSecret,
-        pattern: r#"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s:/@"'<>]{1,64}:(?P<v>[^\s@/"'<>])"#,
+        pattern: r#"\b[A-Za-z][A-Za-z0-9+.-]{1,15}://[^\s:/@"'<>]{0,64}:(?P<v>[^\s@/"'<>])"#,
         keywords: &["://"],
         numeric: Numeric::None,
         locate: Locate::Tail(1),

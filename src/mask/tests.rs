@@ -232,55 +232,57 @@ fn private_key_blocks_whole_and_truncated() {
     );
 }
 
+/// One sample per token kind, as issuers write them.
+const TOKENS: [(&str, Kind); 16] = [
+    ("AKIAIOSFODNN7EXAMPLE", Kind::AwsKey),
+    (
+        "ghp_1234567890abcdefghijklmnopqrstuvwxyz",
+        Kind::GithubToken,
+    ),
+    (
+        "gho_1234567890abcdefghijklmnopqrstuvwxyz",
+        Kind::GithubToken,
+    ),
+    (
+        "ghu_1234567890abcdefghijklmnopqrstuvwxyz",
+        Kind::GithubToken,
+    ),
+    (
+        "ghs_1234567890abcdefghijklmnopqrstuvwxyz",
+        Kind::GithubToken,
+    ),
+    (
+        "ghr_1234567890abcdefghijklmnopqrstuvwxyz",
+        Kind::GithubToken,
+    ),
+    (
+        "github_pat_11ABCDEFG0123456789abc_defghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVW",
+        Kind::GithubToken,
+    ),
+    ("glpat-AbCdEfGhIjKlMnOpQrSt", Kind::GitlabToken),
+    (
+        "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+        Kind::SlackToken,
+    ),
+    ("xoxp-123456789012-abcdef", Kind::SlackToken),
+    ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", Kind::StripeKey),
+    ("rk_live_4eC39HqLyjWDarjtT1zdp7dc", Kind::StripeKey),
+    ("sk_test_4eC39HqLyjWDarjtT1zdp7dc", Kind::StripeKey),
+    ("sk-proj-AbCdEf1234567890GhIjKlMnOp", Kind::OpenaiKey),
+    (
+        "sk-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGhIjKl",
+        Kind::OpenaiKey,
+    ),
+    (
+        "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCd",
+        Kind::AnthropicKey,
+    ),
+];
+
 #[test]
 fn cloud_and_vcs_tokens() {
     let m = default_masker();
-    let cases = [
-        ("AKIAIOSFODNN7EXAMPLE", Kind::AwsKey),
-        (
-            "ghp_1234567890abcdefghijklmnopqrstuvwxyz",
-            Kind::GithubToken,
-        ),
-        (
-            "gho_1234567890abcdefghijklmnopqrstuvwxyz",
-            Kind::GithubToken,
-        ),
-        (
-            "ghu_1234567890abcdefghijklmnopqrstuvwxyz",
-            Kind::GithubToken,
-        ),
-        (
-            "ghs_1234567890abcdefghijklmnopqrstuvwxyz",
-            Kind::GithubToken,
-        ),
-        (
-            "ghr_1234567890abcdefghijklmnopqrstuvwxyz",
-            Kind::GithubToken,
-        ),
-        (
-            "github_pat_11ABCDEFG0123456789abc_defghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKLMNOPQRSTUVW",
-            Kind::GithubToken,
-        ),
-        ("glpat-AbCdEfGhIjKlMnOpQrSt", Kind::GitlabToken),
-        (
-            "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
-            Kind::SlackToken,
-        ),
-        ("xoxp-123456789012-abcdef", Kind::SlackToken),
-        ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", Kind::StripeKey),
-        ("rk_live_4eC39HqLyjWDarjtT1zdp7dc", Kind::StripeKey),
-        ("sk_test_4eC39HqLyjWDarjtT1zdp7dc", Kind::StripeKey),
-        ("sk-proj-AbCdEf1234567890GhIjKlMnOp", Kind::OpenaiKey),
-        (
-            "sk-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789AbCdEfGhIjKl",
-            Kind::OpenaiKey,
-        ),
-        (
-            "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCd",
-            Kind::AnthropicKey,
-        ),
-    ];
-    for (token, kind) in cases {
+    for (token, kind) in TOKENS {
         assert_masked(
             &m,
             &format!("use {token} here"),
@@ -853,4 +855,68 @@ fn the_digit_prefilter_sees_runs_across_its_eight_byte_steps() {
         );
     }
     assert_untouched(&m, "2026-11-27 06:15:03.123 GET /orders/2024 200 in 12ms");
+}
+
+#[test]
+fn every_detector_catches_its_value_split_at_every_byte() {
+    let m = masker_with(&config(&Kind::DETECTORS, Style::Partial, &[]));
+    let mut samples: Vec<(String, Kind)> = TOKENS
+        .iter()
+        .map(|(t, k)| (format!("x {t} y"), *k))
+        .collect();
+    for (text, kind) in [
+        ("mail bob@example.com.", Kind::Email),
+        ("card 3782-822463-10005 ok", Kind::CreditCard),
+        ("ssn: 123456789;", Kind::Ssn),
+        ("call (415) 555-2671 now", Kind::Phone),
+        ("iban GB82 WEST 1234 5698 7654 32 end", Kind::Iban),
+        (&format!("t={JWT};"), Kind::Jwt),
+        (&format!("k\n{PEM}\n"), Kind::PrivateKey),
+        (
+            "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n",
+            Kind::AwsKey,
+        ),
+        ("api_key: 'abc123def456' x", Kind::GenericSecret),
+        ("redis://:s3cr3tpw@cache:6379", Kind::GenericSecret),
+        (
+            "Authorization: Bearer abc123def456ghi789\r\n",
+            Kind::GenericSecret,
+        ),
+    ] {
+        samples.push((text.to_string(), kind));
+    }
+    for (text, kind) in &samples {
+        let whole = m.mask_bytes(text.as_bytes());
+        assert_eq!(
+            whole.counts.kinds.get(kind.name()),
+            Some(&1),
+            "{text}: {whole:?}"
+        );
+        let bytes = text.as_bytes();
+        for split in 0..=bytes.len() {
+            let (out, counts) = streamed(&m, &[&bytes[..split], &bytes[split..]]);
+            assert_eq!(out, whole.text.as_ref(), "{text} split at {split}");
+            assert_eq!(counts, whole.counts, "{text} split at {split}");
+        }
+    }
+}
+
+#[test]
+fn a_masker_is_shared_across_threads() {
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send_sync::<Masker>();
+    fn send<T: Send>() {}
+    send::<MaskStream>();
+    let m = default_masker();
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let m = m.clone();
+            std::thread::spawn(move || m.mask_text(&format!("u{i}@example.com")).counts.count)
+        })
+        .collect();
+    m.add_secret("shared-secret-1");
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 1);
+    }
+    assert_eq!(m.clone().mask_text("shared-secret-1").text, "[redacted]");
 }
