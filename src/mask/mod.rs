@@ -302,7 +302,11 @@ impl Masker {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key)
             .map_err(|e| MaskError(format!("no random key for masking tokens: {e}")))?;
-        Masker::with_key(config, &key)
+        let masker = Masker::with_key(config, &key);
+        // The keyed HMAC state is all that needs the key from here on.
+        key.fill(0);
+        std::hint::black_box(&key);
+        masker
     }
 
     fn with_key(config: &MaskConfig, key: &[u8]) -> Result<Masker, MaskError> {
