@@ -50,6 +50,7 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (to stdout, or one file per command into a folder)')
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'List or answer the approval requests of a session run with `--approver socket`')
+            [CompletionResult]::new('mask', 'mask', [CompletionResultType]::ParameterValue, 'Try the masking rules of the `[mask]` section')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -182,6 +183,32 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'guard;mask' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Mask standard input with the configured rules and print it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'guard;mask;test' {
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON object, {"text": ..., "masked": {"count": N, "kinds": {...}}}, instead of the masked text')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'guard;mask;help' {
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Mask standard input with the configured rules and print it')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'guard;mask;help;test' {
+            break
+        }
+        'guard;mask;help;help' {
+            break
+        }
         'guard;help' {
             [CompletionResult]::new('run', 'run', [CompletionResultType]::ParameterValue, 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'List recorded sessions, newest first')
@@ -198,6 +225,7 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (to stdout, or one file per command into a folder)')
             [CompletionResult]::new('approve', 'approve', [CompletionResultType]::ParameterValue, 'List or answer the approval requests of a session run with `--approver socket`')
+            [CompletionResult]::new('mask', 'mask', [CompletionResultType]::ParameterValue, 'Try the masking rules of the `[mask]` section')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -248,6 +276,13 @@ Register-ArgumentCompleter -Native -CommandName 'guard' -ScriptBlock {
             break
         }
         'guard;help;approve' {
+            break
+        }
+        'guard;help;mask' {
+            [CompletionResult]::new('test', 'test', [CompletionResultType]::ParameterValue, 'Mask standard input with the configured rules and print it')
+            break
+        }
+        'guard;help;mask;test' {
             break
         }
         'guard;help;help' {

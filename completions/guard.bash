@@ -46,6 +46,9 @@ _guard() {
             guard,man)
                 cmd="guard__subcmd__man"
                 ;;
+            guard,mask)
+                cmd="guard__subcmd__mask"
+                ;;
             guard,policy)
                 cmd="guard__subcmd__policy"
                 ;;
@@ -94,6 +97,9 @@ _guard() {
             guard__subcmd__help,man)
                 cmd="guard__subcmd__help__subcmd__man"
                 ;;
+            guard__subcmd__help,mask)
+                cmd="guard__subcmd__help__subcmd__mask"
+                ;;
             guard__subcmd__help,policy)
                 cmd="guard__subcmd__help__subcmd__policy"
                 ;;
@@ -112,8 +118,23 @@ _guard() {
             guard__subcmd__help,verify)
                 cmd="guard__subcmd__help__subcmd__verify"
                 ;;
+            guard__subcmd__help__subcmd__mask,test)
+                cmd="guard__subcmd__help__subcmd__mask__subcmd__test"
+                ;;
             guard__subcmd__help__subcmd__policy,explain)
                 cmd="guard__subcmd__help__subcmd__policy__subcmd__explain"
+                ;;
+            guard__subcmd__mask,help)
+                cmd="guard__subcmd__mask__subcmd__help"
+                ;;
+            guard__subcmd__mask,test)
+                cmd="guard__subcmd__mask__subcmd__test"
+                ;;
+            guard__subcmd__mask__subcmd__help,help)
+                cmd="guard__subcmd__mask__subcmd__help__subcmd__help"
+                ;;
+            guard__subcmd__mask__subcmd__help,test)
+                cmd="guard__subcmd__mask__subcmd__help__subcmd__test"
                 ;;
             guard__subcmd__policy,explain)
                 cmd="guard__subcmd__policy__subcmd__explain"
@@ -134,7 +155,7 @@ _guard() {
 
     case "${cmd}" in
         guard)
-            opts="-c -n -q -h -V --config --name --approver --approval-timeout --record-input --no-cast --quiet --help --version run sessions show export verify replay login logout doctor demo init policy completions man approve help"
+            opts="-c -n -q -h -V --config --name --approver --approval-timeout --record-input --no-cast --quiet --help --version run sessions show export verify replay login logout doctor demo init policy completions man approve mask help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -270,7 +291,7 @@ _guard() {
             return 0
             ;;
         guard__subcmd__help)
-            opts="run sessions show export verify replay login logout doctor demo init policy completions man approve help"
+            opts="run sessions show export verify replay login logout doctor demo init policy completions man approve mask help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -412,6 +433,34 @@ _guard() {
         guard__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__mask)
+            opts="test"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__help__subcmd__mask__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -603,6 +652,84 @@ _guard() {
             fi
             case "${prev}" in
                 --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__mask)
+            opts="-h --help test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__mask__subcmd__help)
+            opts="test help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__mask__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__mask__subcmd__help__subcmd__test)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        guard__subcmd__mask__subcmd__test)
+            opts="-c -h --json --config --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

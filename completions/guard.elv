@@ -47,6 +47,7 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
             cand approve 'List or answer the approval requests of a session run with `--approver socket`'
+            cand mask 'Try the masking rules of the `[mask]` section'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'guard;run'= {
@@ -159,6 +160,27 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'guard;mask'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand test 'Mask standard input with the configured rules and print it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'guard;mask;test'= {
+            cand -c 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]'
+            cand --config 'Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml]'
+            cand --json 'Print one JSON object, {"text": ..., "masked": {"count": N, "kinds": {...}}}, instead of the masked text'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'guard;mask;help'= {
+            cand test 'Mask standard input with the configured rules and print it'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'guard;mask;help;test'= {
+        }
+        &'guard;mask;help;help'= {
+        }
         &'guard;help'= {
             cand run 'Run a command under guard (the same as `guard [OPTIONS] -- <COMMAND>`)'
             cand sessions 'List recorded sessions, newest first'
@@ -175,6 +197,7 @@ set edit:completion:arg-completer[guard] = {|@words|
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (to stdout, or one file per command into a folder)'
             cand approve 'List or answer the approval requests of a session run with `--approver socket`'
+            cand mask 'Try the masking rules of the `[mask]` section'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'guard;help;run'= {
@@ -209,6 +232,11 @@ set edit:completion:arg-completer[guard] = {|@words|
         &'guard;help;man'= {
         }
         &'guard;help;approve'= {
+        }
+        &'guard;help;mask'= {
+            cand test 'Mask standard input with the configured rules and print it'
+        }
+        &'guard;help;mask;test'= {
         }
         &'guard;help;help'= {
         }

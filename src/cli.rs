@@ -59,6 +59,8 @@ pub enum Command {
     Man(ManArgs),
     /// List or answer the approval requests of a session run with `--approver socket`.
     Approve(ApproveArgs),
+    /// Try the masking rules of the `[mask]` section.
+    Mask(MaskArgs),
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +292,40 @@ pub struct ExplainArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct MaskArgs {
+    #[command(subcommand)]
+    pub command: MaskCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MaskCommand {
+    /// Mask standard input with the configured rules and print it.
+    ///
+    /// Text goes through the detectors (email, credit_card, ssn, phone, iban, jwt, private_key,
+    /// aws_key, github_token, gitlab_token, slack_token, stripe_key, openai_key, anthropic_key,
+    /// generic_secret; phone only when listed). A line that is a JSON object or array is masked
+    /// as JSON and printed compact: values under keys that match a `columns` glob are masked
+    /// whole, everything else by the detectors.
+    #[command(
+        after_help = "Examples:\n  echo 'mail bob@example.com' | guard mask test\n  \
+                            guard mask test --json < response.json"
+    )]
+    Test(MaskTestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MaskTestArgs {
+    /// Print one JSON object, {"text": ..., "masked": {"count": N, "kinds": {...}}}, instead of
+    /// the masked text.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Configuration file [default: $GUARD_CONFIG, ./guard.toml, $XDG_CONFIG_HOME/guard/config.toml].
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to write completions for.
     #[arg(value_enum)]
@@ -349,6 +385,19 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         command().debug_assert();
+    }
+
+    #[test]
+    fn mask_test_is_a_subcommand_not_a_command_to_run() {
+        let cli = Cli::try_parse_from(["guard", "mask", "test", "--json", "-c", "g.toml"]).unwrap();
+        let Some(Command::Mask(MaskArgs {
+            command: MaskCommand::Test(args),
+        })) = cli.command
+        else {
+            panic!("not `mask test`: {cli:?}");
+        };
+        assert!(args.json);
+        assert_eq!(args.config.as_deref(), Some(std::path::Path::new("g.toml")));
     }
 
     #[test]

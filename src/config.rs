@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::mask::{Kind, MaskConfig, Style};
+
 /// A configuration problem, located in its file.
 #[derive(Debug, thiserror::Error)]
 #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
@@ -118,15 +120,13 @@ pub struct EnvRules {
     pub drop: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The `[mask]` section as written; validated into a `MaskConfig`.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Mask {
-    #[serde(default)]
-    pub columns: Vec<String>,
-    #[serde(default)]
-    pub detectors: Option<toml::Value>,
-    #[serde(default)]
-    pub style: Option<String>,
+struct RawMask {
+    columns: Option<Vec<Spanned<String>>>,
+    detectors: Option<Spanned<toml::Value>>,
+    style: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,7 +151,8 @@ pub struct Config {
     pub targets: Vec<Target>,
     pub egress: Egress,
     pub env: EnvRules,
-    pub mask: Option<Mask>,
+    /// What to mask; the defaults (`MaskConfig::default`) without a `[mask]` section.
+    pub mask: MaskConfig,
     pub rules: Vec<Rule>,
 }
 
@@ -163,7 +164,7 @@ struct RawConfig {
     targets: Vec<Spanned<RawTarget>>,
     egress: Option<Egress>,
     env: Option<EnvRules>,
-    mask: Option<Mask>,
+    mask: Option<RawMask>,
     #[serde(default, rename = "rule")]
     rules: Vec<Rule>,
 }
@@ -274,7 +275,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         targets,
         egress: raw.egress.unwrap_or_default(),
         env: raw.env.unwrap_or_default(),
-        mask: raw.mask,
+        mask: match raw.mask {
+            Some(mask) => validate_mask(mask, &at)?,
+            None => MaskConfig::default(),
+        },
         rules: raw.rules,
     })
 }
@@ -376,6 +380,55 @@ fn validate_credentials(raw: RawCredentials, kind: TargetKind) -> Result<Credent
     }
 }
 
+/// `[mask]`: keys left out keep their defaults; `columns = []` masks no column by name.
+fn validate_mask(raw: RawMask, at: &At) -> Result<MaskConfig, ConfigError> {
+    let mut mask = MaskConfig::default();
+    if let Some(columns) = raw.columns {
+        mask.columns = Vec::with_capacity(columns.len());
+        for glob in columns {
+            crate::mask::check_glob(glob.get_ref())
+                .map_err(|m| at(Some(glob.span()), format!("[mask] key `columns`: {m}")))?;
+            mask.columns.push(glob.into_inner());
+        }
+    }
+    if let Some(detectors) = raw.detectors {
+        let span = detectors.span();
+        mask.detectors = detector_list(detectors.into_inner())
+            .map_err(|m| at(Some(span), format!("[mask] key `detectors`: {m}")))?;
+    }
+    if let Some(style) = raw.style {
+        mask.style = Style::from_name(style.get_ref()).ok_or_else(|| {
+            at(
+                Some(style.span()),
+                format!(
+                    "[mask] key `style`: `{}` is not one of {}",
+                    style.get_ref(),
+                    Style::NAMES.join(", ")
+                ),
+            )
+        })?;
+    }
+    Ok(mask)
+}
+
+/// `"default"`, one detector's name, or a list of names (where `default` is the default set).
+fn detector_list(value: toml::Value) -> Result<Vec<Kind>, String> {
+    match value {
+        toml::Value::String(name) => crate::mask::detectors_from_names([name.as_str()]),
+        toml::Value::Array(items) => {
+            let names = items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .ok_or("a list of detector names holds a non-string")
+                })
+                .collect::<Result<Vec<&str>, &str>>()?;
+            crate::mask::detectors_from_names(names)
+        }
+        _ => Err("write \"default\" or a list of detector names".into()),
+    }
+}
+
 /// Listeners are loopback only: the session secret is the only thing guarding them.
 fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     let addr: SocketAddr = text
@@ -457,6 +510,9 @@ action = "ask"
         assert_eq!(config.targets[0].listen.to_string(), "127.0.0.1:0");
         assert_eq!(config.targets[1].env, "BILLING_URL");
         assert_eq!(config.env.keep, ["MY_AGENT_KEY"]);
+        assert_eq!(config.mask.columns, ["email", "*ssn*"]);
+        assert_eq!(config.mask.style, Style::Partial);
+        assert_eq!(config.mask.detectors, crate::mask::default_detectors());
     }
 
     #[test]
@@ -481,6 +537,50 @@ action = "ask"
         let err = parse_str("[[target]]\nname = \"Shop\"\nkind = \"http\"\nupstream = \"x\"\n")
             .unwrap_err();
         assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
+    fn without_a_mask_section_guard_masks_with_the_defaults() {
+        let config = parse_str("").unwrap();
+        assert_eq!(config.mask, MaskConfig::default());
+        assert_eq!(config.mask.columns, crate::mask::DEFAULT_COLUMNS);
+        assert_eq!(config.mask.style, Style::Partial);
+        assert!(!config.mask.detectors.contains(&Kind::Phone));
+        let config = parse_str("[mask]\nstyle = \"token\"\n").unwrap();
+        assert_eq!(config.mask.columns, crate::mask::DEFAULT_COLUMNS);
+        assert_eq!(config.mask.style, Style::Token);
+    }
+
+    #[test]
+    fn mask_detectors_are_default_or_known_names() {
+        let config =
+            parse_str("[mask]\ndetectors = [\"email\", \"phone\"]\ncolumns = []\n").unwrap();
+        assert_eq!(config.mask.detectors, [Kind::Email, Kind::Phone]);
+        assert!(config.mask.columns.is_empty());
+        let config = parse_str("[mask]\ndetectors = [\"default\", \"phone\"]\n").unwrap();
+        assert_eq!(config.mask.detectors.len(), Kind::DETECTORS.len());
+        let err = parse_str("[mask]\nstyle = \"full\"\ndetectors = [\"email\", \"emial\"]\n")
+            .unwrap_err();
+        assert_eq!(err.line, Some(3));
+        assert!(
+            err.message.contains("`detectors`") && err.message.contains("`emial`"),
+            "{err}"
+        );
+        let err = parse_str("[mask]\ndetectors = 3\n").unwrap_err();
+        assert!(err.message.contains("`detectors`"), "{err}");
+    }
+
+    #[test]
+    fn mask_style_and_columns_are_checked() {
+        let err = parse_str("[mask]\n\nstyle = \"fancy\"\n").unwrap_err();
+        assert_eq!(err.line, Some(3));
+        assert!(err.message.contains("`style`") && err.message.contains("partial, full, token"));
+        let err = parse_str("[mask]\ncolumns = [\n  \"email\",\n  \"c?rd\",\n]\n").unwrap_err();
+        assert_eq!(err.line, Some(4), "{err}");
+        assert!(err.message.contains("`columns`"), "{err}");
+        let err = parse_str("[mask]\ncolour = \"red\"\n").unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.contains("colour"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod cmd;
 mod config;
 mod demo;
 mod gateway;
+mod mask;
 mod policy;
 mod record;
 mod review;

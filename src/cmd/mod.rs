@@ -10,6 +10,7 @@ pub mod init;
 pub mod login;
 pub mod logout;
 pub mod man;
+pub mod mask;
 pub mod policy;
 pub mod replay;
 pub mod run;
@@ -61,6 +62,7 @@ pub fn dispatch(cli: Cli) -> Result<i32, CliError> {
         Some(Command::Completions(args)) => completions::cmd_completions(args),
         Some(Command::Man(args)) => man::cmd_man(args),
         Some(Command::Approve(args)) => approve::cmd_approve(args),
+        Some(Command::Mask(args)) => mask::cmd_mask(args),
     }
 }
 

@@ -1,0 +1,94 @@
+//! Credentials guard itself knows (leased passwords, broker tokens, injected header values),
+//! registered at run time and redacted from everything masked afterwards, whatever the
+//! detectors and the style (SPEC, Session files: no session file ever holds one).
+
+use std::ops::Range;
+use std::sync::{Arc, RwLock};
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+/// Shorter values would redact ordinary text (and are no secret anyway).
+pub const MIN_SECRET_LEN: usize = 4;
+
+/// The registered values, shared by every clone of a `Masker`.
+#[derive(Default)]
+pub struct Secrets {
+    current: RwLock<Arc<SecretSet>>,
+}
+
+/// One immutable generation of the registered values and their matcher; a registration builds
+/// the next one, so a masking call in progress keeps the set it started with.
+#[derive(Default)]
+pub struct SecretSet {
+    values: Vec<Vec<u8>>,
+    matcher: Option<AhoCorasick>,
+    pub max_len: usize,
+}
+
+impl Secrets {
+    /// Registers `secret`; false when it is too short to redact safely.
+    pub fn add(&self, secret: &[u8]) -> bool {
+        if secret.len() < MIN_SECRET_LEN {
+            return false;
+        }
+        let mut guard = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if guard.values.iter().any(|v| v == secret) {
+            return true;
+        }
+        let mut values = guard.values.clone();
+        values.push(secret.to_vec());
+        // Leftmost-longest: where one secret is a prefix of another, the longer one goes.
+        match AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&values)
+        {
+            Ok(matcher) => {
+                let max_len = values.iter().map(Vec::len).max().unwrap_or(0);
+                *guard = Arc::new(SecretSet {
+                    values,
+                    matcher: Some(matcher),
+                    max_len,
+                });
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn current(&self) -> Arc<SecretSet> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+impl SecretSet {
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// The occurrences in `hay[from..]`, in order, not overlapping.
+    pub fn find(&self, hay: &[u8], from: usize) -> Vec<Range<usize>> {
+        let Some(matcher) = &self.matcher else {
+            return Vec::new();
+        };
+        let Some(rest) = hay.get(from..) else {
+            return Vec::new();
+        };
+        matcher
+            .find_iter(rest)
+            .map(|m| from + m.start()..from + m.end())
+            .collect()
+    }
+}
+
+impl Drop for SecretSet {
+    /// Our copies do not outlive the set (the matcher's own tables are beyond reach).
+    fn drop(&mut self) {
+        for value in &mut self.values {
+            value.fill(0);
+            std::hint::black_box(&value);
+        }
+    }
+}
