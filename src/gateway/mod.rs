@@ -18,6 +18,7 @@ use secrecy::ExposeSecret;
 use crate::approval::Approver;
 use crate::broker::CredentialHandle;
 use crate::config::{Config, TargetKind};
+use crate::mask::Masker;
 use crate::policy::Policy;
 use crate::record::transcript::Transcript;
 use crate::session::StartError;
@@ -46,6 +47,7 @@ pub struct Shared<'a> {
     pub policy: &'a Arc<Policy>,
     /// Each target's credential by target name, static or leased.
     pub credentials: &'a HashMap<String, CredentialHandle>,
+    pub masker: &'a Masker,
 }
 
 /// Starts a gateway per configured target and the egress proxy, and sets their variables in the
@@ -153,6 +155,9 @@ fn start_postgres(
             shutdown: stop.clone(),
             alive: alive_tx.clone(),
             credential: shared.credentials.get(&target.name).cloned(),
+            policy: shared.policy.clone(),
+            approver: shared.approver.clone(),
+            masker: shared.masker.clone(),
         };
         postgres::start(runtime, &io, target, common, env)?;
     }

@@ -10,12 +10,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::approval::{self, Approver, ToTerminal};
 use crate::broker::{self, CredentialHandle, Leases};
 use crate::config::Config;
 use crate::gateway;
+use crate::mask::Masker;
 use crate::policy::Policy;
 use crate::record::cast::{CastHeader, CastWriter};
 use crate::record::clock::Utc;
@@ -54,6 +56,13 @@ struct Records {
 
 pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
     harden_process();
+    let masker = Masker::new(&config.mask).map_err(|e| {
+        start_error(
+            125,
+            format!("[mask]: {e}"),
+            Some("fix the [mask] section; `guard mask test` tries it out".into()),
+        )
+    })?;
     let policy = Arc::new(Policy::from_config(&config).map_err(|e| {
         let file = config
             .source
@@ -86,6 +95,10 @@ pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
         Ok(credentials) => credentials,
         Err(e) => return Err(abandon(&runtime, None, &leases, records, e, None)),
     };
+    // Whatever the detectors say, a credential guard holds is never shown to the agent.
+    for handle in credentials.values() {
+        masker.add_secret(handle.current().password.expose_secret());
+    }
     let (approver, control, asks_here) = match start_approver(&mut opts, &runtime, &records) {
         Ok(started) => started,
         Err(e) => return Err(abandon(&runtime, None, &leases, records, e, None)),
@@ -95,6 +108,7 @@ pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
         approver: &approver,
         policy: &policy,
         credentials: &credentials,
+        masker: &masker,
     };
     let gateways = match gateway::start(&runtime, &config, shared, &mut child_env) {
         Ok(gateways) => gateways,

@@ -30,8 +30,11 @@ use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{mpsc, watch};
 use zeroize::Zeroizing;
 
+use crate::approval::Approver;
 use crate::broker::CredentialHandle;
 use crate::config::Target;
+use crate::mask::Masker;
+use crate::policy::Policy;
 use crate::record::transcript::Transcript;
 use crate::session::StartError;
 use crate::session::env::ChildEnv;
@@ -55,6 +58,12 @@ pub struct Shared {
     transcript: Transcript,
     ids: Arc<AtomicU64>,
     conns: Arc<AtomicU64>,
+    /// The session's rules: what each statement's class leads to.
+    policy: Arc<Policy>,
+    /// Who is asked when the policy says `ask`.
+    approver: Approver,
+    /// What masks result values before the client sees them.
+    masker: Masker,
 }
 
 /// Session-wide counters and signals, shared by every gateway.
@@ -67,6 +76,9 @@ pub struct Common<'a> {
     pub alive: mpsc::Sender<()>,
     /// The target's credential (static, or leased and kept fresh by the broker).
     pub credential: Option<CredentialHandle>,
+    pub policy: Arc<Policy>,
+    pub approver: Approver,
+    pub masker: Masker,
 }
 
 /// Starts the gateway of one postgres target: reads its credential, checks the upstream
@@ -101,6 +113,9 @@ pub fn start(
         transcript: common.transcript.clone(),
         ids: common.ids,
         conns: common.conns,
+        policy: common.policy,
+        approver: common.approver,
+        masker: common.masker,
     });
     let url = format!(
         "postgres://{LOCAL_USER}:{}@{local}/{}",
