@@ -27,6 +27,18 @@ fn the_demo_masks_reads_refuses_the_delete_and_the_egress() {
         text.contains("Ada Lovelace"),
         "harmless columns pass: {text}"
     );
+    for raw in [
+        "ada@example.com",
+        "4111 1111 1111 1111",
+        "123-45-6789",
+        "sk_live_",
+    ] {
+        assert!(!text.contains(raw), "{raw} reached the command: {text}");
+    }
+    assert!(
+        text.contains("a***@example.com") && text.contains("**** **** **** 1111"),
+        "masked with a hint of the shape: {text}"
+    );
     assert!(
         text.contains("guard: rejected: DELETE /customers/2"),
         "{text}"
@@ -58,5 +70,16 @@ fn the_demo_masks_reads_refuses_the_delete_and_the_egress() {
         shown.contains("example.com:443"),
         "the refused egress is listed: {shown}"
     );
+    assert!(
+        shown.contains("email 6") && shown.contains("ssn 6"),
+        "masked counts by kind: {shown}"
+    );
     assert!(home.run(&["verify", "last"]).status.success());
+    for entry in std::fs::read_dir(home.last_session()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let file = String::from_utf8_lossy(&bytes);
+        for raw in ["ada@example.com", "123-45-6789", "4111 1111 1111 1111"] {
+            assert!(!file.contains(raw), "{raw} is in a session file");
+        }
+    }
 }

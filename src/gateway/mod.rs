@@ -97,8 +97,8 @@ fn start_all(
         .collect();
     let parts = http::Parts {
         policy: shared.policy.clone(),
+        masker: Arc::new(shared.masker.clone()),
         secrets,
-        ..http::Parts::default()
     };
     let http = http::start_with(
         runtime,

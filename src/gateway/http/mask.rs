@@ -52,6 +52,80 @@ pub trait StreamMasker: Send {
     fn finish(&mut self) -> (Vec<u8>, Counts);
 }
 
+/// The session's masker, for response bodies: JSON by key and by value, text as a stream.
+impl BodyMasker for crate::mask::Masker {
+    fn mask_json(&self, value: &mut Value) -> Counts {
+        counts(&crate::mask::Masker::mask_json(self, value))
+    }
+
+    fn text_stream(&self) -> Box<dyn StreamMasker> {
+        Box::new(LineStream {
+            masker: self.clone(),
+            held: Vec::new(),
+        })
+    }
+}
+
+/// A text body masked line by line as lines complete: no value the masker finds spans a line
+/// break except a private key block, which is held until its END line. So each complete run of
+/// lines masks exactly as the whole body would, and line-based streams (server-sent events,
+/// NDJSON, long polls) go out as they arrive instead of waiting for a window to fill.
+struct LineStream {
+    masker: crate::mask::Masker,
+    held: Vec<u8>,
+}
+
+/// A line longer than this is masked in pieces of this size, so memory stays bounded.
+const MAX_LINE: usize = 1024 * 1024;
+
+impl LineStream {
+    fn mask(&self, bytes: &[u8]) -> (Vec<u8>, Counts) {
+        let masked = self.masker.mask_bytes(bytes);
+        (masked.text.into_owned(), counts(&masked.counts))
+    }
+
+    /// Where the text that is final ends: after the last line break outside a key block.
+    fn boundary(&self) -> Option<usize> {
+        let end = self.held.iter().rposition(|&b| b == b'\n')? + 1;
+        let text = &self.held[..end];
+        let open = count(text, b"-----BEGIN") > count(text, b"-----END");
+        (!open).then_some(end)
+    }
+}
+
+fn count(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len()).filter(|w| *w == needle).count()
+}
+
+impl StreamMasker for LineStream {
+    fn push(&mut self, chunk: &[u8]) -> (Vec<u8>, Counts) {
+        self.held.extend_from_slice(chunk);
+        let cut = match self.boundary() {
+            Some(cut) => cut,
+            None if self.held.len() > MAX_LINE => self.held.len(),
+            None => return (Vec::new(), Counts::default()),
+        };
+        let ready: Vec<u8> = self.held.drain(..cut).collect();
+        self.mask(&ready)
+    }
+
+    fn finish(&mut self) -> (Vec<u8>, Counts) {
+        let rest = std::mem::take(&mut self.held);
+        self.mask(&rest)
+    }
+}
+
+fn counts(masked: &crate::mask::MaskCounts) -> Counts {
+    Counts {
+        count: u64::from(masked.count),
+        kinds: masked
+            .kinds
+            .iter()
+            .map(|(k, n)| (k.to_string(), u64::from(*n)))
+            .collect(),
+    }
+}
+
 /// Masks nothing.
 pub struct NoMask;
 
