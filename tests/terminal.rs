@@ -404,3 +404,27 @@ fn sigint_to_guard_reaches_the_child_and_guard_ends_with_it() {
     assert_ne!(term.lflag() & libc::ICANON, 0, "the terminal is restored");
     assert!(home.run(&["verify", "last"]).status.success());
 }
+
+#[test]
+fn the_recording_and_the_transcript_hold_no_value_the_masker_masks() {
+    let home = Home::new();
+    let script = "echo 'contact bob@example.com card 4111 1111 1111 1111'; echo 'ssn 123-45-6789'";
+    let out = home.run(&["-q", "--", "sh", "-c", script]);
+    assert!(
+        stdout(&out).contains("bob@example.com"),
+        "the human's own screen is not touched"
+    );
+    let dir = home.last_session();
+    let cast = std::fs::read_to_string(dir.join("session.cast")).unwrap();
+    assert!(
+        cast.contains("b***@example.com") && cast.contains("**** **** **** 1111"),
+        "{cast}"
+    );
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for raw in ["bob@example.com", "4111 1111 1111 1111", "123-45-6789"] {
+            assert!(!text.contains(raw), "{raw} is in a session file");
+        }
+    }
+    assert!(home.run(&["verify", "last"]).status.success());
+}

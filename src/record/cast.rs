@@ -14,6 +14,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::mask::{MaskStream, Masker};
+
 /// What the header says about the recording.
 pub struct CastHeader<'a> {
     pub cols: u16,
@@ -30,11 +32,17 @@ pub struct CastWriter {
     start: Instant,
     output: Utf8Carry,
     input: Utf8Carry,
+    /// What the masker would mask never reaches the file (SPEC, Session files); one stream per
+    /// direction so a value split across reads is still caught.
+    masks: Option<(MaskStream, MaskStream)>,
+    masker: Option<Masker>,
+    /// Bytes went into a mask stream since the last `idle`.
+    held: bool,
 }
 
 impl CastWriter {
     /// Creates the file (mode 0600) and writes the header.
-    pub fn create(path: &Path, header: &CastHeader) -> io::Result<Self> {
+    pub fn create(path: &Path, header: &CastHeader, masker: Option<&Masker>) -> io::Result<Self> {
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -45,6 +53,9 @@ impl CastWriter {
             start: Instant::now(),
             output: Utf8Carry::default(),
             input: Utf8Carry::default(),
+            masks: masker.map(|m| (m.stream(), m.stream())),
+            masker: masker.cloned(),
+            held: false,
         };
         let mut head = json!({
             "version": 2,
@@ -63,12 +74,48 @@ impl CastWriter {
     }
 
     pub fn output(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let text = self.output.decode(bytes);
+        let text = match self.masks.as_mut() {
+            Some((out, _)) => {
+                self.held = true;
+                self.output.decode(&out.push(bytes))
+            }
+            None => self.output.decode(bytes),
+        };
         self.event("o", &text)
     }
 
     pub fn input(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let text = self.input.decode(bytes);
+        let text = match self.masks.as_mut() {
+            Some((_, input)) => {
+                self.held = true;
+                self.input.decode(&input.push(bytes))
+            }
+            None => self.input.decode(bytes),
+        };
+        self.event("i", &text)
+    }
+
+    /// Whether output is held in a mask stream, waiting for what follows it.
+    pub fn holding(&self) -> bool {
+        self.held
+    }
+
+    /// The terminal went quiet: write what the mask streams hold, masked as it stands, so the
+    /// recording keeps the screen's timing (a prompt is not held until the next output). A
+    /// value split across this pause and the next output is the price; the pause is the
+    /// child's, which rarely stops mid-value.
+    pub fn idle(&mut self) -> io::Result<()> {
+        self.held = false;
+        let (Some((out, input)), Some(masker)) = (self.masks.as_mut(), self.masker.as_ref()) else {
+            return Ok(());
+        };
+        let held_out = out.finish();
+        let held_in = input.finish();
+        *out = masker.stream();
+        *input = masker.stream();
+        let text = self.output.decode(&held_out);
+        self.event("o", &text)?;
+        let text = self.input.decode(&held_in);
         self.event("i", &text)
     }
 
@@ -83,6 +130,12 @@ impl CastWriter {
     /// Writes what the carry buffers still hold, flushes, and returns the SHA-256 of every
     /// byte of the file, which the transcript's `session_end` seals.
     pub fn finish(mut self) -> io::Result<String> {
+        if let Some((mut out, mut input)) = self.masks.take() {
+            let held = self.output.decode(&out.finish());
+            self.event("o", &held)?;
+            let held = self.input.decode(&input.finish());
+            self.event("i", &held)?;
+        }
         let rest = self.output.flush();
         self.event("o", &rest)?;
         let rest = self.input.flush();

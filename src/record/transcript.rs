@@ -18,6 +18,45 @@ use serde_json::Value;
 use super::clock::Utc;
 use super::sha256_hex;
 
+/// Fields that hold guard's own names, ids, classes and digests, never data: left unmasked.
+const STRUCTURAL: &[&str] = &[
+    "id",
+    "name",
+    "target",
+    "conn",
+    "class",
+    "decision",
+    "rule",
+    "scope",
+    "via",
+    "action",
+    "source",
+    "lease_id",
+    "cast_sha256",
+    "config_sha256",
+    "guard_version",
+    "kind",
+    "listen",
+    "env_removed",
+    "targets",
+    "method",
+    "host",
+    "credentials",
+];
+
+fn mask_strings(masker: &crate::mask::Masker, value: &mut Value) {
+    match value {
+        Value::String(text) => {
+            if let std::borrow::Cow::Owned(masked) = masker.mask_text(text).text {
+                *text = masked;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| mask_strings(masker, v)),
+        Value::Object(map) => map.values_mut().for_each(|v| mask_strings(masker, v)),
+        _ => {}
+    }
+}
+
 /// The `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -37,6 +76,8 @@ struct Chain {
     secrets: Vec<memchr::memmem::Finder<'static>>,
     /// Whole lines chained but not yet written (see `append_members_later`).
     pending: Vec<u8>,
+    /// Masks the free-text fields of records built from values (commands, paths, messages).
+    masker: Option<crate::mask::Masker>,
 }
 
 impl Transcript {
@@ -57,6 +98,7 @@ impl Transcript {
                 by_decision: BTreeMap::new(),
                 secrets: Vec::new(),
                 pending: Vec::with_capacity(4096),
+                masker: None,
             })),
         })
     }
@@ -73,11 +115,25 @@ impl Transcript {
         self.lock().secrets.push(finder);
     }
 
+    /// From now on, string fields of records appended as values are masked, except the ones
+    /// that name guard's own things (ids, classes, digests): SPEC, no session file holds a value
+    /// the masker would mask.
+    pub fn set_masker(&self, masker: crate::mask::Masker) {
+        self.lock().masker = Some(masker);
+    }
+
     /// Appends one record of type `kind` with the given fields (an object) and returns its `seq`.
     /// The record, and any chained by `append_members_later` before it, reach the file (the kernel)
     /// before this returns.
-    pub fn append(&self, kind: &str, fields: Value) -> io::Result<u64> {
+    pub fn append(&self, kind: &str, mut fields: Value) -> io::Result<u64> {
         let mut chain = self.lock();
+        if let (Some(masker), Value::Object(map)) = (&chain.masker, &mut fields) {
+            for (key, value) in map.iter_mut() {
+                if !STRUCTURAL.contains(&key.as_str()) {
+                    mask_strings(masker, value);
+                }
+            }
+        }
         let seq = chain.chain(kind, fields)?;
         chain.write_pending()?;
         Ok(seq)

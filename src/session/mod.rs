@@ -52,6 +52,8 @@ struct Records {
     transcript: Transcript,
     meta: Value,
     started: Instant,
+    /// The session's masker: the recording is masked as it is written.
+    masker: Masker,
 }
 
 pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
@@ -82,7 +84,7 @@ pub fn run(mut opts: Options, config: Config) -> Result<i32, StartError> {
     for name in broker::credential_vars(&config) {
         child_env.remove(name);
     }
-    let records = open_records(&opts, &config, &cwd, &child_env.removed)?;
+    let records = open_records(&opts, &config, &cwd, &child_env.removed, &masker)?;
     child_env.set("GUARD_SESSION_ID", records.id.as_str());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -378,6 +380,7 @@ fn open_records(
     config: &Config,
     cwd: &std::path::Path,
     removed: &[String],
+    masker: &Masker,
 ) -> Result<Records, StartError> {
     let now = SystemTime::now();
     let start = Utc::from_system(now);
@@ -391,10 +394,12 @@ fn open_records(
     })?;
     let transcript = Transcript::create(&dir.join("transcript.jsonl"))
         .map_err(|e| start_error(125, format!("cannot create the transcript: {e}"), None))?;
+    transcript.set_masker(masker.clone());
+    // The command line can carry what the masker masks (`psql -c "... 'bob@example.com'"`).
     let command: Vec<String> = opts
         .argv
         .iter()
-        .map(|a| a.to_string_lossy().into_owned())
+        .map(|a| masker.mask_text(&a.to_string_lossy()).text.into_owned())
         .collect();
     let targets: Vec<Value> = config
         .targets
@@ -426,6 +431,7 @@ fn open_records(
         transcript,
         meta,
         started: Instant::now(),
+        masker: masker.clone(),
     })
 }
 
@@ -449,7 +455,13 @@ fn open_cast(
     let command = opts
         .argv
         .iter()
-        .map(|a| a.to_string_lossy())
+        .map(|a| {
+            records
+                .masker
+                .mask_text(&a.to_string_lossy())
+                .text
+                .into_owned()
+        })
         .collect::<Vec<_>>()
         .join(" ");
     let term = std::env::var("TERM").ok();
@@ -466,15 +478,19 @@ fn open_cast(
         term: term.as_deref(),
         shell: shell.as_deref(),
     };
-    CastWriter::create(&records.dir.join("session.cast"), &header)
-        .map(Some)
-        .map_err(|e| {
-            start_error(
-                125,
-                format!("cannot create the recording: {e}"),
-                Some("use --no-cast to run without one".into()),
-            )
-        })
+    CastWriter::create(
+        &records.dir.join("session.cast"),
+        &header,
+        Some(&records.masker),
+    )
+    .map(Some)
+    .map_err(|e| {
+        start_error(
+            125,
+            format!("cannot create the recording: {e}"),
+            Some("use --no-cast to run without one".into()),
+        )
+    })
 }
 
 /// Flushes the recording and returns its digest, which `session_end` seals.

@@ -33,6 +33,8 @@ const INPUT_LIMIT: usize = 1024 * 1024;
 const GRACE: Duration = Duration::from_secs(2);
 /// How long output is still drained after the child exits (its descendants may hold the PTY).
 const DRAIN: Duration = Duration::from_millis(500);
+/// How long the terminal stays quiet before the recording writes what its masker holds back.
+const CAST_IDLE: Duration = Duration::from_millis(30);
 
 pub struct Relay {
     pub pid: i32,
@@ -176,6 +178,9 @@ impl Loop {
                 Some(sig) = signals.next() => self.on_signal(sig),
                 Some(msg) = recv(&mut ends.control) => self.on_control(msg),
                 _ = ticker.tick(), if !self.prompts.is_empty() => self.on_tick(),
+                _ = tokio::time::sleep(CAST_IDLE), if self.relay.cast.as_ref().is_some_and(|c| c.holding()) => {
+                    self.cast_idle();
+                }
                 permit = ends.to_child.reserve(), if !self.pending.is_empty() => {
                     if let (Ok(permit), Some(bytes)) = (permit, self.pending.pop_front()) {
                         self.pending_bytes -= bytes.len();
@@ -218,6 +223,15 @@ impl Loop {
         {
             // Nobody reads our stdout any more (e.g. `| head`); keep recording.
             self.stdout = None;
+        }
+    }
+
+    fn cast_idle(&mut self) {
+        if let Some(cast) = self.relay.cast.as_mut()
+            && let Err(e) = cast.idle()
+        {
+            self.cast_error = Some(e.to_string());
+            self.relay.cast = None;
         }
     }
 
