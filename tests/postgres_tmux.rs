@@ -16,7 +16,7 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(home: &support::Home, config: &PathBuf, extra: &str) -> Tmux {
+    fn start(home: &support::Home, config: &std::path::Path, extra: &str) -> Tmux {
         let socket = home.path().join("tmux.sock");
         let tmux = Tmux { socket };
         let shell = format!(
