@@ -41,7 +41,10 @@ impl Gateway {
         let text = format!(
             "[[target]]\nname = \"shop\"\nkind = \"postgres\"\nupstream = \"{upstream}\"\n\
              database = \"shop\"\ntls = \"{tls}\"\n\
-             credentials = {{ username = \"app\", password_env = \"SHOP_PW\" }}\n"
+             credentials = {{ username = \"app\", password_env = \"SHOP_PW\" }}\n\
+             # The gateway's mechanics, not the policy (tests/postgres_policy.rs), are tested here.\n\
+             [[rule]]\nclass = [\"read\", \"write\", \"ddl\", \"admin\", \"dangerous\", \"unknown\"]\n\
+             action = \"allow\"\n"
         );
         std::fs::write(&self.config, text).unwrap();
     }
@@ -172,8 +175,8 @@ fn psql_runs_statements_batches_and_copy_both_ways_and_all_is_recorded() {
     assert!(sql[3].contains("TO STDOUT"), "{sql:?}");
     assert_eq!(sql[2], "select 1 as one; select count(*) from fruit");
     assert!(queries.iter().all(|q| q["decision"] == "allow"
-        && q["class"].is_null()
-        && q["rule"].is_null()
+        && q["class"].is_string()
+        && q["rule"].as_str().is_some_and(|r| r.starts_with("rule 1:"))
         && q["conn"] == connections[0]["conn"]));
     let results = records(&transcript, "result");
     assert_eq!(results.len(), queries.len());

@@ -53,6 +53,21 @@ impl Classification {
     pub fn text(&self) -> &str {
         &self.text
     }
+
+    /// Whether running the text prepares or deallocates statements (see `SqlSession::apply`).
+    pub fn changes_prepared(&self) -> bool {
+        self.statements.iter().any(|s| s.effect.is_some())
+    }
+
+    /// What guard concludes about something it cannot see the SQL of: `unknown`.
+    pub fn unseen(what: &str, reason: String) -> Classification {
+        Classification {
+            class: Class::Unknown,
+            reason,
+            statements: Vec::new(),
+            text: what.to_string(),
+        }
+    }
 }
 
 /// Classifies SQL with no memory of a connection: `EXECUTE name` is `unknown` unless the same

@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use super::Shared;
 use super::cancel::UpstreamKey;
+use super::enforce::Guard;
 use super::message::{self, sqlstate};
 use super::relay::{self, Ends};
 use super::startup::{self, HandshakeError, Opening};
@@ -179,7 +180,12 @@ async fn relay_session(
         upstream_write,
         upstream_buf: upstream.buf,
     };
-    let outcome = relay::run(ctx.clone(), ends, upstream.status, shutdown).await;
+    let guard = Guard {
+        policy: shared.policy.clone(),
+        approver: shared.approver.clone(),
+        masker: shared.masker.clone(),
+    };
+    let outcome = relay::run(ctx.clone(), guard, ends, upstream.status, shutdown).await;
     drop(registration);
     if let (true, Some(key)) = (outcome.cancel_upstream, upstream_key) {
         let _ = upstream::cancel(&shared.upstream, key.pid, &key.key).await;

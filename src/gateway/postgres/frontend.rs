@@ -3,19 +3,29 @@
 //! Extended-protocol messages (Parse, Bind, Describe, Execute, Close) are held until the client
 //! asks for results with Sync or Flush, because the server runs a pipelined batch as one unit
 //! (protocol docs, "Pipelining"): the whole batch is then decided, recorded and forwarded, or
-//! answered by guard and not forwarded at all. Today the decision is "record, then allow"; the
-//! policy engine plugs in at `decide`. Statement text is remembered per prepared statement and
-//! portal, so an Execute is recorded with the SQL its Parse carried.
+//! answered by guard and not forwarded at all. A simple Query is classified and decided whole
+//! (a refused statement in it refuses the batch before any of it runs); a Parse is classified
+//! when it arrives and decided at each Execute of a portal bound from it (`enforce`).
+//!
+//! A refusal inside a transaction block leaves it failed, as a server error would. The server
+//! never saw the refused statement and still has the block open, so guard keeps the two in step
+//! itself: until the client ends the block, every statement gets the server's own `25P02`
+//! ("current transaction is aborted") from guard; ROLLBACK (or ROLLBACK TO a savepoint) goes
+//! upstream as sent, and a COMMIT or END goes up as ROLLBACK, which is what the server does with a
+//! COMMIT of a failed block (its reply's tag is ROLLBACK too). Nothing the client ran before the
+//! refusal can thus be committed after the client was told the block failed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::enforce::{Enforcer, Guard, Verdict};
 use super::frame::{self, Frame, FrameError};
 use super::message::{self, ErrorFields, frontend as tag, sqlstate};
-use super::statement::{Answer, Ctx, Expect, Queue, Statement};
+use super::statement::{Answer, Ctx, Expect, QueryRecord, Queue, Statement};
 use super::upstream::{BoxRead, BoxWrite};
 
 /// Held batch size past which it is released without waiting for Sync or Flush, so a client that
@@ -67,20 +77,26 @@ fn violation(message: String) -> FrontError {
 /// A held message and what its answer will be; an Execute's statement is recorded on release.
 enum Held {
     Reply(Expect),
-    Execute(Option<Arc<str>>),
+    Execute(Option<Arc<Verdict>>),
     Silent,
 }
 
 pub struct Frontend {
     ctx: Arc<Ctx>,
     queue: Queue,
-    statements: HashMap<String, Arc<str>>,
-    portals: HashMap<String, Option<Arc<str>>>,
+    enforcer: Enforcer,
+    statements: HashMap<String, Arc<Verdict>>,
+    portals: HashMap<String, Option<Arc<Verdict>>>,
     held: Vec<(Frame, Held)>,
     held_bytes: usize,
     /// After guard refused a batch that ended in Flush: drop everything until Sync, as the
     /// server does after an error.
     discarding: bool,
+    /// The ReadyForQuery status the client was last sent.
+    status: Arc<AtomicU8>,
+    /// guard refused a statement inside a transaction block, which is now failed for the client
+    /// while the server still has it open (see the module docs).
+    aborted: bool,
 }
 
 /// Whether to go on after a message.
@@ -91,10 +107,14 @@ enum Flow {
 }
 
 impl Frontend {
-    pub fn new(ctx: Arc<Ctx>, queue: Queue) -> Self {
+    pub fn new(ctx: Arc<Ctx>, queue: Queue, guard: Guard, status: Arc<AtomicU8>) -> Self {
+        let enforcer = Enforcer::new(guard, ctx.target.clone());
         Frontend {
             ctx,
             queue,
+            enforcer,
+            status,
+            aborted: false,
             statements: HashMap::new(),
             portals: HashMap::new(),
             held: Vec::new(),
@@ -117,7 +137,7 @@ impl Frontend {
                 let Some(frame) = frame::split_frame(buf)? else {
                     break;
                 };
-                flow = self.on_frame(frame, &mut out)?;
+                flow = self.on_frame(frame, &mut out).await?;
             }
             if !out.is_empty() {
                 upstream
@@ -138,7 +158,7 @@ impl Frontend {
     }
 
     /// One client message: hold it, forward it, or answer it.
-    fn on_frame(&mut self, frame: Frame, out: &mut BytesMut) -> Result<Flow, FrontError> {
+    async fn on_frame(&mut self, frame: Frame, out: &mut BytesMut) -> Result<Flow, FrontError> {
         if self.discarding {
             return Ok(self.discard(frame, out));
         }
@@ -150,24 +170,26 @@ impl Frontend {
             tag::CLOSE => self.on_close(frame)?,
             tag::FLUSH => {
                 self.hold(frame, Held::Silent);
-                self.release(out);
+                self.release(out).await;
             }
             tag::SYNC => {
                 self.hold(frame, Held::Reply(Expect::Sync));
-                self.release(out);
+                self.release(out).await;
             }
             tag::QUERY => {
-                self.release(out);
-                self.on_query(frame, out)?;
+                self.release(out).await;
+                self.on_query(frame, out).await?;
             }
             tag::FUNCTION_CALL => {
-                self.release(out);
-                self.on_function_call(frame, out)?;
+                self.release(out).await;
+                self.on_function_call(frame, out).await?;
             }
-            tag::COPY_DATA => self.forward(frame, out, None),
-            tag::COPY_DONE | tag::COPY_FAIL => self.forward(frame, out, Some(Expect::CopyEnd)),
+            tag::COPY_DATA => self.forward(frame, out, None).await,
+            tag::COPY_DONE | tag::COPY_FAIL => {
+                self.forward(frame, out, Some(Expect::CopyEnd)).await
+            }
             tag::TERMINATE => {
-                self.forward(frame, out, None);
+                self.forward(frame, out, None).await;
                 return Ok(Flow::Terminate);
             }
             other => {
@@ -175,14 +197,14 @@ impl Frontend {
             }
         }
         if self.held_bytes > HOLD_LIMIT {
-            self.release(out);
+            self.release(out).await;
         }
         Ok(Flow::Continue)
     }
 
     /// Sends a message on, after whatever is held, so order is kept.
-    fn forward(&mut self, frame: Frame, out: &mut BytesMut, expect: Option<Expect>) {
-        self.release(out);
+    async fn forward(&mut self, frame: Frame, out: &mut BytesMut, expect: Option<Expect>) {
+        self.release(out).await;
         if let Some(expect) = expect {
             self.push(expect);
         }
@@ -201,7 +223,10 @@ impl Frontend {
     fn on_parse(&mut self, frame: Frame) -> Result<(), FrontError> {
         let (name, sql) =
             message::parse(&frame).ok_or_else(|| violation("malformed Parse message".into()))?;
-        self.statements.insert(name, sql.into());
+        // Classified now, decided at each Execute: the text cannot change in between.
+        let verdict = self.enforcer.verdict(&sql);
+        self.enforcer.prepared(&name, &verdict);
+        self.statements.insert(name, verdict);
         self.hold(frame, Held::Reply(Expect::ParseComplete));
         Ok(())
     }
@@ -209,8 +234,8 @@ impl Frontend {
     fn on_bind(&mut self, frame: Frame) -> Result<(), FrontError> {
         let (portal, statement) =
             message::bind(&frame).ok_or_else(|| violation("malformed Bind message".into()))?;
-        let sql = self.statements.get(&statement).cloned();
-        self.portals.insert(portal, sql);
+        let verdict = self.statements.get(&statement).cloned();
+        self.portals.insert(portal, verdict);
         self.hold(frame, Held::Reply(Expect::BindComplete));
         Ok(())
     }
@@ -228,14 +253,17 @@ impl Frontend {
     fn on_execute(&mut self, frame: Frame) -> Result<(), FrontError> {
         let portal = message::execute(&frame)
             .ok_or_else(|| violation("malformed Execute message".into()))?;
-        let sql = self.portals.get(&portal).cloned().flatten();
-        self.hold(frame, Held::Execute(sql));
+        let verdict = self.portals.get(&portal).cloned().flatten();
+        self.hold(frame, Held::Execute(verdict));
         Ok(())
     }
 
     fn on_close(&mut self, frame: Frame) -> Result<(), FrontError> {
         match message::target_of(&frame) {
-            Some((b'S', name)) => self.statements.remove(&name),
+            Some((b'S', name)) => {
+                self.enforcer.closed(&name);
+                self.statements.remove(&name)
+            }
             Some((_, name)) => self.portals.remove(&name).flatten(),
             None => return Err(violation("malformed Close message".into())),
         };
@@ -243,57 +271,124 @@ impl Frontend {
         Ok(())
     }
 
-    fn on_query(&mut self, frame: Frame, out: &mut BytesMut) -> Result<(), FrontError> {
+    async fn on_query(&mut self, frame: Frame, out: &mut BytesMut) -> Result<(), FrontError> {
         let sql = message::query_text(&frame)
             .ok_or_else(|| violation("malformed Query message".into()))?;
-        match self.decide(Some(&sql), None) {
+        let mut sql = sql;
+        let mut raw = None;
+        if self.aborted {
+            match transaction_end(&sql) {
+                None => {
+                    self.push(Expect::Answer(failed_block()));
+                    self.push(Expect::Answer(Answer::Ready));
+                    return Ok(());
+                }
+                Some(TxEnd::Rollback) => {}
+                Some(TxEnd::Commit(rollback)) => {
+                    raw = Some(query_message(rollback));
+                    sql = rollback.to_string();
+                }
+            }
+            self.aborted = false;
+        }
+        let verdict = self.enforcer.verdict(&sql);
+        match self.decide(&verdict, true, None).await {
             Ok(statement) => {
                 self.push(Expect::Query(statement));
-                out.extend_from_slice(frame.raw());
+                out.extend_from_slice(raw.as_deref().unwrap_or(frame.raw()));
+                self.enforcer.ran(&verdict);
             }
-            Err(answer) => {
-                self.push(Expect::Answer(answer));
-                self.push(Expect::Answer(Answer::Ready));
-            }
+            Err(answer) => self.refuse_one(answer),
         }
         Ok(())
     }
 
-    /// The fast-path FunctionCall runs a function by OID; it is recorded like a Query.
-    fn on_function_call(&mut self, frame: Frame, out: &mut BytesMut) -> Result<(), FrontError> {
+    /// Guard's answer to a simple Query or FunctionCall: the error, then ReadyForQuery.
+    fn refuse_one(&mut self, answer: Answer) {
+        self.enter_failed_block();
+        self.push(Expect::Answer(answer));
+        self.push(Expect::Answer(Answer::Ready));
+    }
+
+    /// A refusal inside a transaction block fails the block (see the module docs).
+    fn enter_failed_block(&mut self) {
+        if self.status.load(Ordering::Relaxed) == b'T' {
+            self.aborted = true;
+        }
+    }
+
+    /// The fast-path FunctionCall runs a function by OID: guard cannot see what it does, so it
+    /// is `unknown`, and recorded with its OID.
+    async fn on_function_call(
+        &mut self,
+        frame: Frame,
+        out: &mut BytesMut,
+    ) -> Result<(), FrontError> {
         let oid = message::function_oid(&frame)
             .ok_or_else(|| violation("malformed FunctionCall message".into()))?;
-        match self.decide(None, Some(("function_oid", oid.into()))) {
+        if self.aborted {
+            self.push(Expect::Answer(failed_block()));
+            self.push(Expect::Answer(Answer::Ready));
+            return Ok(());
+        }
+        let verdict = self.enforcer.unknown(&format!("function call {oid}"));
+        match self
+            .decide(&verdict, false, Some(("function_oid", oid.into())))
+            .await
+        {
             Ok(statement) => {
                 self.push(Expect::Query(statement));
                 out.extend_from_slice(frame.raw());
             }
-            Err(answer) => {
-                self.push(Expect::Answer(answer));
-                self.push(Expect::Answer(Answer::Ready));
-            }
+            Err(answer) => self.refuse_one(answer),
         }
         Ok(())
     }
 
-    /// Decides a statement before it goes upstream. The policy engine belongs here; today every
-    /// statement is allowed once its `query` record is written, and refused if it cannot be.
-    fn decide(
-        &self,
-        sql: Option<&str>,
+    /// Decides a statement before it goes upstream: the policy, a human if it says `ask`, then
+    /// the `query` record (SPEC: written before the statement goes upstream, and for a refused
+    /// one before the refusal). A statement whose record cannot be written is refused.
+    async fn decide(
+        &mut self,
+        verdict: &Verdict,
+        sql_known: bool,
         extra: Option<(&str, serde_json::Value)>,
     ) -> Result<Statement, Answer> {
-        self.ctx.record_query(sql, extra).map_err(|e| {
+        let id = self.ctx.next_id();
+        let outcome = self.enforcer.settle(verdict, id).await;
+        let rule = verdict.rule();
+        let record = QueryRecord {
+            sql: sql_known.then_some(verdict.masked.as_str()),
+            class: verdict.class().name(),
+            decision: outcome.decision,
+            rule: &rule,
+            extra,
+        };
+        let mut statement = self.ctx.record_query(id, &record).map_err(|e| {
             Answer::Error(message::error_response(
                 "ERROR",
                 sqlstate::IO_ERROR,
                 &format!("guard: cannot record the statement, so it was not run: {e}"),
             ))
-        })
+        })?;
+        let Some(refusal) = outcome.refusal else {
+            return Ok(statement);
+        };
+        statement.error = Some(ErrorFields {
+            severity: "ERROR".into(),
+            sqlstate: sqlstate::INSUFFICIENT_PRIVILEGE.into(),
+            message: refusal.clone(),
+        });
+        self.ctx.record_result(statement);
+        Err(Answer::Error(message::error_response(
+            "ERROR",
+            sqlstate::INSUFFICIENT_PRIVILEGE,
+            &refusal,
+        )))
     }
 
     /// Decides and forwards the held batch, or answers it whole if any statement is refused.
-    fn release(&mut self, out: &mut BytesMut) {
+    async fn release(&mut self, out: &mut BytesMut) {
         if self.held.is_empty() {
             return;
         }
@@ -306,7 +401,7 @@ impl Frontend {
             let expect = match what {
                 Held::Reply(expect) => Some(expect),
                 Held::Silent => None,
-                Held::Execute(sql) => match self.decide(sql.as_deref(), None) {
+                Held::Execute(verdict) => match self.execute(verdict).await {
                     Ok(statement) => Some(Expect::Execute(statement)),
                     Err(answer) => return self.refuse_batch(decided, answer, synced),
                 },
@@ -319,6 +414,24 @@ impl Frontend {
             }
             out.extend_from_slice(frame.raw());
         }
+    }
+
+    /// Decides one Execute of a held batch: its portal's statement, or `unknown` when guard did
+    /// not see the portal bound. In a failed block only a ROLLBACK may run (see the module docs).
+    async fn execute(&mut self, verdict: Option<Arc<Verdict>>) -> Result<Statement, Answer> {
+        let verdict = verdict.unwrap_or_else(|| {
+            self.enforcer
+                .unknown("an Execute of a portal guard did not see")
+        });
+        if self.aborted {
+            if transaction_end(&verdict.sql) != Some(TxEnd::Rollback) {
+                return Err(failed_block());
+            }
+            self.aborted = false;
+        }
+        let statement = self.decide(&verdict, true, None).await?;
+        self.enforcer.ran(&verdict);
+        Ok(statement)
     }
 
     /// Answers a batch instead of forwarding any of it: the error, then ReadyForQuery at its
@@ -340,6 +453,7 @@ impl Frontend {
                 self.ctx.record_result(statement);
             }
         }
+        self.enter_failed_block();
         self.push(Expect::Answer(answer));
         if synced {
             self.push(Expect::Answer(Answer::Ready));
@@ -362,5 +476,84 @@ impl Frontend {
             }
             _ => Flow::Continue,
         }
+    }
+}
+
+/// How a statement sent in a failed transaction block ends it.
+#[derive(Debug, PartialEq, Eq)]
+enum TxEnd {
+    /// ROLLBACK, ABORT, ROLLBACK TO a savepoint: forwarded as sent.
+    Rollback,
+    /// COMMIT or END: the server rolls a failed block back instead; guard sends this.
+    Commit(&'static str),
+}
+
+/// Whether a text is one statement that ends a transaction block (`ROLLBACK`, `ABORT`, `COMMIT`,
+/// `END`, with their optional words). Anything else in a failed block gets `25P02`.
+fn transaction_end(sql: &str) -> Option<TxEnd> {
+    let text = sql
+        .trim()
+        .trim_end_matches(|c: char| c == ';' || c.is_whitespace());
+    if text.contains(';') || text.contains("--") || text.contains("/*") {
+        return None;
+    }
+    let words: Vec<String> = text.split_whitespace().map(str::to_lowercase).collect();
+    let first = words.first()?.as_str();
+    let prepared = words.iter().any(|w| w == "prepared");
+    let chain = words.windows(2).any(|w| w[0] == "and" && w[1] == "chain");
+    match first {
+        "rollback" | "abort" if !prepared => Some(TxEnd::Rollback),
+        "commit" | "end" if !prepared && chain => Some(TxEnd::Commit("ROLLBACK AND CHAIN")),
+        "commit" | "end" if !prepared => Some(TxEnd::Commit("ROLLBACK")),
+        _ => None,
+    }
+}
+
+/// The server's own error for a statement in a failed transaction block.
+fn failed_block() -> Answer {
+    Answer::Error(message::error_response(
+        "ERROR",
+        "25P02",
+        "current transaction is aborted, commands ignored until end of transaction block",
+    ))
+}
+
+/// A simple Query message carrying `sql`.
+fn query_message(sql: &str) -> Vec<u8> {
+    let len = (4 + sql.len() + 1) as u32;
+    let mut raw = Vec::with_capacity(1 + len as usize);
+    raw.push(tag::QUERY);
+    raw.extend_from_slice(&len.to_be_bytes());
+    raw.extend_from_slice(sql.as_bytes());
+    raw.push(0);
+    raw
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_single_transaction_ends_leave_a_failed_block() {
+        assert_eq!(transaction_end("ROLLBACK"), Some(TxEnd::Rollback));
+        assert_eq!(
+            transaction_end(" rollback to savepoint a ;"),
+            Some(TxEnd::Rollback)
+        );
+        assert_eq!(transaction_end("abort"), Some(TxEnd::Rollback));
+        assert_eq!(transaction_end("COMMIT;"), Some(TxEnd::Commit("ROLLBACK")));
+        assert_eq!(transaction_end("end work"), Some(TxEnd::Commit("ROLLBACK")));
+        assert_eq!(
+            transaction_end("commit and chain"),
+            Some(TxEnd::Commit("ROLLBACK AND CHAIN"))
+        );
+        assert_eq!(
+            transaction_end("commit and no chain"),
+            Some(TxEnd::Commit("ROLLBACK"))
+        );
+        assert_eq!(transaction_end("COMMIT; DROP TABLE t"), None);
+        assert_eq!(transaction_end("commit prepared 'x'"), None);
+        assert_eq!(transaction_end("select 1"), None);
+        assert_eq!(query_message("ROLLBACK"), b"Q\0\0\0\x0dROLLBACK\0");
     }
 }

@@ -10,6 +10,7 @@
 mod backend;
 mod cancel;
 mod connection;
+mod enforce;
 pub mod frame;
 mod frontend;
 pub mod message;
@@ -17,6 +18,7 @@ mod relay;
 mod scram;
 mod startup;
 mod statement;
+mod status;
 mod tls;
 mod upstream;
 

@@ -10,9 +10,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use super::backend::{BackEnd, BackError, Backend};
+use super::enforce::Guard;
 use super::frontend::{FrontEnd, FrontError, Frontend};
 use super::message::{self, sqlstate};
 use super::statement::{Ctx, Queue, lost};
+use super::status::StatusTap;
 use super::upstream::{BoxRead, BoxWrite};
 
 /// Both sides of a connection, after startup.
@@ -44,12 +46,17 @@ enum End {
 /// Relays until either side ends or the session shuts down.
 pub async fn run(
     ctx: Arc<Ctx>,
+    guard: Guard,
     mut ends: Ends,
     status: u8,
     mut shutdown: watch::Receiver<bool>,
 ) -> Outcome {
     let queue = Queue::default();
-    let mut front = Frontend::new(ctx.clone(), queue.clone());
+    // The frontend refuses inside a transaction as the server would, so it needs the status.
+    let told = Arc::new(std::sync::atomic::AtomicU8::new(status));
+    let client_write = std::mem::replace(&mut ends.client_write, Box::new(tokio::io::sink()));
+    ends.client_write = Box::new(StatusTap::new(client_write, told.clone()));
+    let mut front = Frontend::new(ctx.clone(), queue.clone(), guard, told);
     let mut back = Backend::new(ctx, queue, status);
     let end = tokio::select! {
         r = front.run(&mut ends.client_read, &mut ends.client_buf, &mut ends.upstream_write) => {

@@ -61,6 +61,17 @@ pub struct Ctx {
     pub ids: Arc<AtomicU64>,
 }
 
+/// The fields of a `query` record beyond its id, target and connection.
+pub struct QueryRecord<'a> {
+    /// The statement as masked for the transcript; `None` for a fast-path FunctionCall.
+    pub sql: Option<&'a str>,
+    pub class: &'a str,
+    /// `allow`, `deny`, `approved`, `rejected` or `timeout`.
+    pub decision: &'a str,
+    pub rule: &'a str,
+    pub extra: Option<(&'a str, Value)>,
+}
+
 /// A statement that was recorded and sent upstream, waiting for its outcome.
 #[derive(Debug)]
 pub struct Statement {
@@ -119,27 +130,29 @@ impl Expect {
 }
 
 impl Ctx {
-    /// Writes the `query` record for a statement about to go upstream and returns it, or the
-    /// error that means it must not go (SPEC: a query record is written before the request).
-    pub fn record_query(
-        &self,
-        sql: Option<&str>,
-        extra: Option<(&str, Value)>,
-    ) -> std::io::Result<Statement> {
-        let id = self.ids.fetch_add(1, Ordering::Relaxed) + 1;
+    /// The next session-wide statement id: the `query` record's, and its approval request's.
+    pub fn next_id(&self) -> u64 {
+        self.ids.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Writes the `query` record for a statement about to go upstream, or about to be refused,
+    /// and returns it; an error means it must not go (SPEC: a query record is written before
+    /// the request). `sql` must already be masked.
+    pub fn record_query(&self, id: u64, query: &QueryRecord<'_>) -> std::io::Result<Statement> {
+        let sql = query.sql;
         let mut m = Members::with_capacity(160 + sql.map_or(0, str::len));
         m.number("id", id);
         m.string("target", &self.target);
         m.number("conn", self.conn);
         m.raw("sql", sql.map(json_string).as_deref().unwrap_or("null"));
-        m.raw("class", "null");
-        m.string("decision", "allow");
-        m.raw("rule", "null");
-        if let Some((key, value)) = extra {
+        m.string("class", query.class);
+        m.string("decision", query.decision);
+        m.string("rule", query.rule);
+        if let Some((key, value)) = &query.extra {
             m.raw(key, &value.to_string());
         }
         self.transcript
-            .append_members("query", Some("allow"), &m.0)?;
+            .append_members("query", Some(query.decision), &m.0)?;
         Ok(Statement {
             id,
             started: Instant::now(),
