@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use super::Shared;
 use super::cancel::UpstreamKey;
+use super::mask::Catalog;
 use super::message::{self, sqlstate};
 use super::relay::{self, Ends};
 use super::startup::{self, HandshakeError, Opening};
@@ -179,7 +180,14 @@ async fn relay_session(
         upstream_write,
         upstream_buf: upstream.buf,
     };
-    let outcome = relay::run(ctx.clone(), ends, upstream.status, shutdown).await;
+    let outcome = relay::run(
+        ctx.clone(),
+        ends,
+        upstream.status,
+        shutdown,
+        (shared.masker.clone(), Catalog::new(shared.upstream.clone())),
+    )
+    .await;
     drop(registration);
     if let (true, Some(key)) = (outcome.cancel_upstream, upstream_key) {
         let _ = upstream::cancel(&shared.upstream, key.pid, &key.key).await;

@@ -12,6 +12,7 @@ mod cancel;
 mod connection;
 pub mod frame;
 mod frontend;
+mod mask;
 pub mod message;
 mod relay;
 mod scram;

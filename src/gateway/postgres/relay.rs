@@ -11,9 +11,11 @@ use tokio::sync::watch;
 
 use super::backend::{BackEnd, BackError, Backend};
 use super::frontend::{FrontEnd, FrontError, Frontend};
+use super::mask::Catalog;
 use super::message::{self, sqlstate};
 use super::statement::{Ctx, Queue, lost};
 use super::upstream::{BoxRead, BoxWrite};
+use crate::mask::Masker;
 
 /// Both sides of a connection, after startup.
 pub struct Ends {
@@ -47,10 +49,11 @@ pub async fn run(
     mut ends: Ends,
     status: u8,
     mut shutdown: watch::Receiver<bool>,
+    masking: (Masker, Catalog),
 ) -> Outcome {
     let queue = Queue::default();
     let mut front = Frontend::new(ctx.clone(), queue.clone());
-    let mut back = Backend::new(ctx, queue, status);
+    let mut back = Backend::new(ctx, queue, status, masking);
     let end = tokio::select! {
         r = front.run(&mut ends.client_read, &mut ends.client_buf, &mut ends.upstream_write) => {
             End::Front(r)
