@@ -500,6 +500,14 @@ pub struct Column {
     password: bool,
 }
 
+impl Column {
+    /// Whether some value of this column may be masked whole (a glob, or a name that says what
+    /// its values are), so a gateway can plan for a cell that no longer parses as its type.
+    pub fn may_mask_whole(&self) -> bool {
+        self.masked || self.label.is_some() || self.password
+    }
+}
+
 /// Whether a value under a name that labels it (`api_token`, `ssn`) is one.
 fn labelled(column: &Column, kind: Kind, value: &[u8]) -> bool {
     let value = &value[trimmed(value)];

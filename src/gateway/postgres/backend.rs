@@ -1,8 +1,9 @@
 //! Upstream to client: every message the server sends passes through `on_frame`, one at a time,
 //! and is matched against the queue of expected responses (see `statement`). That is where
-//! results are recorded, and where a later masking step can rebuild RowDescription and DataRow
-//! messages before they reach the client; today every server message is forwarded unchanged,
-//! except BackendKeyData, which would reveal the upstream's cancel key.
+//! results are recorded, and where messages that may carry values (RowDescription, DataRow,
+//! CopyData, ErrorResponse, NoticeResponse, NotificationResponse) are rebuilt masked (see
+//! `mask`) before they reach the client, with what was masked counted on the statement they
+//! answer. BackendKeyData is dropped: it would reveal the upstream's cancel key.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -11,9 +12,11 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::frame::{self, Frame};
+use super::mask::{self, Catalog, Plan};
 use super::message::{self, ErrorFields, backend as tag};
 use super::statement::{Answer, Ctx, Expect, Queue, Statement};
 use super::upstream::{BoxRead, BoxWrite};
+use crate::mask::{MaskCounts, Masker};
 
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -50,10 +53,18 @@ pub struct Backend {
     copy_in: bool,
     /// The last message forwarded was a FATAL error.
     fatal: bool,
+    masker: Masker,
+    /// Real names of the table columns behind aliases and expressions.
+    catalog: Catalog,
+    /// How the DataRows of the current result are masked, from its RowDescription.
+    plan: Plan,
+    /// COPY TO STDOUT in text or CSV format is under way: its CopyData is row text.
+    copy_out_text: bool,
 }
 
 impl Backend {
-    pub fn new(ctx: Arc<Ctx>, incoming: Queue, status: u8) -> Self {
+    pub fn new(ctx: Arc<Ctx>, incoming: Queue, status: u8, masking: (Masker, Catalog)) -> Self {
+        let (masker, catalog) = masking;
         Backend {
             ctx,
             incoming,
@@ -64,6 +75,10 @@ impl Backend {
             skipping: None,
             copy_in: false,
             fatal: false,
+            masker,
+            catalog,
+            plan: Plan::default(),
+            copy_out_text: false,
         }
     }
 
@@ -80,6 +95,9 @@ impl Backend {
             // responses answer is queued by now.
             self.drain();
             while let Some(frame) = frame::split_frame(buf).map_err(BackError::Protocol)? {
+                if frame.tag() == tag::ROW_DESCRIPTION {
+                    self.catalog.resolve(&mask::sources(&frame)).await;
+                }
                 self.on_frame(frame, &mut out);
             }
             self.answer(&mut out);
@@ -138,9 +156,26 @@ impl Backend {
         }
     }
 
-    /// One server message: note what it completes, then forward it.
+    /// One server message: note what it completes, then forward it, masked.
     fn on_frame(&mut self, frame: Frame, out: &mut BytesMut) {
         self.fatal = false;
+        let mut counts = MaskCounts::default();
+        let masked = self.mask(&frame, &mut counts);
+        if !counts.is_empty()
+            && let Some(Expect::Execute(s) | Expect::Query(s)) = self.queue.front_mut()
+        {
+            s.masked.merge(&counts);
+        }
+        // The record of an error holds its masked message.
+        let frame = match (&masked, frame.tag()) {
+            (Some(bytes), tag::ERROR_RESPONSE) => {
+                frame::split_frame(&mut BytesMut::from(&bytes[..]))
+                    .ok()
+                    .flatten()
+                    .unwrap_or(frame)
+            }
+            _ => frame,
+        };
         match frame.tag() {
             tag::PARSE_COMPLETE => self.pop_if(|e| matches!(e, Expect::ParseComplete)),
             tag::BIND_COMPLETE => self.pop_if(|e| matches!(e, Expect::BindComplete)),
@@ -158,8 +193,31 @@ impl Backend {
             tag::BACKEND_KEY_DATA => return,
             _ => {}
         }
-        out.extend_from_slice(frame.raw());
+        out.extend_from_slice(masked.as_ref().unwrap_or(frame.raw()));
         self.answer(out);
+    }
+
+    /// The message rebuilt with its values masked, or `None` to forward it as it came.
+    fn mask(&mut self, frame: &Frame, counts: &mut MaskCounts) -> Option<bytes::Bytes> {
+        let masker = &self.masker;
+        match frame.tag() {
+            tag::ROW_DESCRIPTION => {
+                let catalog = &self.catalog;
+                let (plan, rebuilt) = mask::describe(masker, frame, |t, a| catalog.name(t, a));
+                self.plan = plan;
+                rebuilt
+            }
+            tag::DATA_ROW => mask::data_row(masker, &self.plan, frame, counts),
+            tag::ERROR_RESPONSE | tag::NOTICE_RESPONSE => mask::error(masker, frame, counts),
+            tag::NOTIFICATION_RESPONSE => mask::notification(masker, frame, counts),
+            // CopyOutResponse: Int8 overall format, 0 is text (CSV is text too).
+            tag::COPY_OUT_RESPONSE => {
+                self.copy_out_text = frame.body().first() == Some(&0);
+                None
+            }
+            tag::COPY_DATA if self.copy_out_text => mask::copy_data(masker, frame, counts),
+            _ => None,
+        }
     }
 
     /// Writes the replies guard queued, once everything before them has been answered.

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use super::Shared;
 use super::cancel::UpstreamKey;
 use super::enforce::Guard;
+use super::mask::Catalog;
 use super::message::{self, sqlstate};
 use super::relay::{self, Ends};
 use super::startup::{self, HandshakeError, Opening};
@@ -185,7 +186,8 @@ async fn relay_session(
         approver: shared.approver.clone(),
         masker: shared.masker.clone(),
     };
-    let outcome = relay::run(ctx.clone(), guard, ends, upstream.status, shutdown).await;
+    let masking = (shared.masker.clone(), Catalog::new(shared.upstream.clone()));
+    let outcome = relay::run(ctx.clone(), guard, ends, upstream.status, shutdown, masking).await;
     drop(registration);
     if let (true, Some(key)) = (outcome.cancel_upstream, upstream_key) {
         let _ = upstream::cancel(&shared.upstream, key.pid, &key.key).await;

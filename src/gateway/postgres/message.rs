@@ -16,7 +16,9 @@ pub mod backend {
     pub const BIND_COMPLETE: u8 = b'2';
     pub const CLOSE_COMPLETE: u8 = b'3';
     pub const COMMAND_COMPLETE: u8 = b'C';
+    pub const COPY_DATA: u8 = b'd';
     pub const COPY_IN_RESPONSE: u8 = b'G';
+    pub const COPY_OUT_RESPONSE: u8 = b'H';
     pub const COPY_BOTH_RESPONSE: u8 = b'W';
     pub const DATA_ROW: u8 = b'D';
     pub const EMPTY_QUERY: u8 = b'I';
@@ -24,6 +26,7 @@ pub mod backend {
     pub const NEGOTIATE_PROTOCOL_VERSION: u8 = b'v';
     pub const NO_DATA: u8 = b'n';
     pub const NOTICE_RESPONSE: u8 = b'N';
+    pub const NOTIFICATION_RESPONSE: u8 = b'A';
     pub const PARAMETER_STATUS: u8 = b'S';
     pub const PARSE_COMPLETE: u8 = b'1';
     pub const PORTAL_SUSPENDED: u8 = b's';

@@ -13,6 +13,7 @@ mod connection;
 mod enforce;
 pub mod frame;
 mod frontend;
+mod mask;
 pub mod message;
 mod relay;
 mod scram;

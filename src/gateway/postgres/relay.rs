@@ -12,10 +12,12 @@ use tokio::sync::watch;
 use super::backend::{BackEnd, BackError, Backend};
 use super::enforce::Guard;
 use super::frontend::{FrontEnd, FrontError, Frontend};
+use super::mask::Catalog;
 use super::message::{self, sqlstate};
 use super::statement::{Ctx, Queue, lost};
 use super::status::StatusTap;
 use super::upstream::{BoxRead, BoxWrite};
+use crate::mask::Masker;
 
 /// Both sides of a connection, after startup.
 pub struct Ends {
@@ -50,6 +52,7 @@ pub async fn run(
     mut ends: Ends,
     status: u8,
     mut shutdown: watch::Receiver<bool>,
+    masking: (Masker, Catalog),
 ) -> Outcome {
     let queue = Queue::default();
     // The frontend refuses inside a transaction as the server would, so it needs the status.
@@ -57,7 +60,7 @@ pub async fn run(
     let client_write = std::mem::replace(&mut ends.client_write, Box::new(tokio::io::sink()));
     ends.client_write = Box::new(StatusTap::new(client_write, told.clone()));
     let mut front = Frontend::new(ctx.clone(), queue.clone(), guard, told);
-    let mut back = Backend::new(ctx, queue, status);
+    let mut back = Backend::new(ctx, queue, status, masking);
     let end = tokio::select! {
         r = front.run(&mut ends.client_read, &mut ends.client_buf, &mut ends.upstream_write) => {
             End::Front(r)

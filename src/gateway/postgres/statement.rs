@@ -82,6 +82,7 @@ pub struct Statement {
     /// DataRows seen, for an Execute that ends in PortalSuspended (which has no tag).
     pub data_rows: u64,
     pub error: Option<ErrorFields>,
+    pub masked: crate::mask::MaskCounts,
 }
 
 /// What the server will send in answer to a forwarded message, or a reply guard makes itself.
@@ -159,6 +160,7 @@ impl Ctx {
             rows: 0,
             data_rows: 0,
             error: None,
+            masked: Default::default(),
         })
     }
 
@@ -176,7 +178,7 @@ impl Ctx {
         let mut m = Members::with_capacity(96 + error.len());
         m.number("id", statement.id);
         m.number("rows", statement.rows);
-        m.raw("masked", "null");
+        m.raw("masked", &statement.masked.to_json().to_string());
         m.raw("duration_ms", &Value::from(micros / 1000.0).to_string());
         m.raw("error", &error);
         let _ = self.transcript.append_members_later("result", &m.0);

@@ -31,6 +31,7 @@ use crate::config::TlsMode;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where and as whom guard logs in upstream.
+#[derive(Clone)]
 pub struct UpstreamConfig {
     /// `host:port` as configured.
     pub address: String,
