@@ -63,9 +63,13 @@ impl Engine {
             None
         } else {
             // Only the bounds of a match are asked for: `Locate` reads the value off them.
+            // The lazy DFA's default cache (2 MiB) thrashes on text such as base64, where the
+            // bounded repetitions of many detectors stay live at once: it rebuilt states for
+            // every few bytes (1 MB/s). A larger cache keeps the states it has built.
             let config = meta::Config::new()
                 .utf8_empty(false)
-                .which_captures(WhichCaptures::Implicit);
+                .which_captures(WhichCaptures::Implicit)
+                .hybrid_cache_capacity(32 * 1024 * 1024);
             let built = meta::Builder::new()
                 .configure(config)
                 .build_many_from_hir(&hirs)
