@@ -83,8 +83,6 @@ impl Decision {
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub decision: Decision,
-    /// Set when an earlier `a` answered this request: the id of that approval.
-    pub by_session_approval: Option<String>,
 }
 
 #[derive(Clone)]
@@ -124,9 +122,11 @@ impl Approver {
     /// Asks, waits for the answer (at most the approval timeout), and records it.
     pub async fn ask(&self, ask: Ask) -> Reply {
         if let Some(earlier) = self.allowed_shape(&ask) {
+            // The human's earlier `a` answers it; the record says which answer did.
+            let record = json!({"id": ask.id, "decision": "approved", "scope": "session", "via": "tty", "wait_ms": 0, "allowed_by": earlier});
+            let _ = self.inner.transcript.append("approval", record);
             return Reply {
                 decision: Decision::Approved,
-                by_session_approval: Some(earlier),
             };
         }
         let started = Instant::now();
@@ -162,10 +162,7 @@ impl Approver {
             ask.target,
             ask.id
         ));
-        Reply {
-            decision,
-            by_session_approval: None,
-        }
+        Reply { decision }
     }
 
     /// Puts a marker in the recording, e.g. for a statement the policy refused outright.

@@ -76,14 +76,6 @@ impl CredentialHandle {
             .clone()
     }
 
-    pub fn target(&self) -> &str {
-        &self.slot.target
-    }
-
-    pub fn source(&self) -> Source {
-        self.slot.source
-    }
-
     /// Puts newly issued credentials in place; connections opened after this use them.
     pub(super) fn replace(&self, credential: Credential) {
         *self.slot.current.write().unwrap_or_else(|e| e.into_inner()) = credential;
@@ -117,10 +109,6 @@ mod tests {
     fn clones_see_the_replacement() {
         let h = CredentialHandle::new("shop", Source::Vault, Credential::new("a", "one".into()));
         let seen_by_gateway = h.clone();
-        assert_eq!(
-            (seen_by_gateway.target(), seen_by_gateway.source()),
-            ("shop", Source::Vault)
-        );
         h.replace(Credential::new("b", "two".into()));
         let now = seen_by_gateway.current();
         assert_eq!(

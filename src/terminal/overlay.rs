@@ -5,6 +5,7 @@ use crate::approval::Answer;
 
 /// What one overlay shows.
 pub struct View<'a> {
+    pub id: &'a str,
     pub target: &'a str,
     pub class: &'a str,
     pub rule: &'a str,
@@ -60,7 +61,11 @@ pub fn render(view: &View, cols: u16, rows: u16) -> String {
     }
     lines.push(String::new());
     lines.push("[y] allow once   [a] allow this shape for the session   [n/Esc] deny".into());
-    let mut footer = format!("{} s left", view.seconds_left);
+    let mut footer = format!(
+        "request {} · {} s left",
+        sanitize(view.id),
+        view.seconds_left
+    );
     if view.waiting > 0 {
         footer.push_str(&format!(" · {} more waiting", view.waiting));
     }
@@ -129,6 +134,7 @@ mod tests {
     #[test]
     fn rendered_overlay_holds_no_raw_text_controls() {
         let view = View {
+            id: "7",
             target: "shop",
             class: "write",
             rule: "default: write asks",

@@ -392,6 +392,7 @@ impl Loop {
             return;
         };
         let view = overlay::View {
+            id: &prompt.id,
             target: &prompt.target,
             class: &prompt.class,
             rule: &prompt.rule,

@@ -80,25 +80,6 @@ impl HttpGateways {
     }
 }
 
-/// Starts a reverse proxy for every `kind = "http"` target with the default policy, no masking,
-/// and static credentials.
-pub fn start(
-    runtime: &Runtime,
-    config: &Config,
-    transcript: &Transcript,
-    approver: &Approver,
-    child_env: &mut ChildEnv,
-) -> Result<HttpGateways, StartError> {
-    start_with(
-        runtime,
-        config,
-        transcript,
-        approver,
-        child_env,
-        Parts::default(),
-    )
-}
-
 /// Starts a reverse proxy for every `kind = "http"` target and sets each target's variable in
 /// the child's environment to `http://127.0.0.1:<port>`.
 pub fn start_with(
