@@ -6,88 +6,20 @@ mod support;
 #[path = "support/upstream.rs"]
 mod upstream;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use support::Home;
+use support::tmux::Tmux;
 use upstream::Upstream;
 
-struct Tmux {
-    socket: PathBuf,
-}
-
-impl Tmux {
-    /// Runs `guard <args>` in a 100x30 tmux window, in `home`, with `sh -c script` as the child.
-    fn start(home: &Home, args: &str, script: &str) -> Tmux {
-        let tmux = Tmux {
-            socket: home.path().join("tmux.sock"),
-        };
-        std::fs::write(home.path().join("child.sh"), script).unwrap();
-        let run = format!(
-            "cd {home} && GUARD_HOME={home} {bin} -q {args} -- sh child.sh; echo GUARD-EXIT=$?; sleep 60",
-            home = home.path().display(),
-            bin = support::bin().display()
-        );
-        tmux.cmd(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            "100",
-            "-y",
-            "30",
-            "sh",
-            "-c",
-            &run,
-        ]);
-        tmux
-    }
-
-    fn cmd(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux is installed");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.cmd(&["capture-pane", "-p"])
-    }
-
-    fn wait(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
-    }
+/// Runs `guard -q <args> -- sh child.sh` in a 100x30 window, with `script` as child.sh.
+fn start(home: &Home, args: &str, script: &str) -> Tmux {
+    std::fs::write(home.path().join("child.sh"), script).unwrap();
+    Tmux::run(
+        home,
+        (100, 30),
+        &Tmux::guard_line(home, &format!("-q {args} -- sh child.sh")),
+    )
 }
 
 fn config(home: &Home, up: &Upstream, egress: &str) {
@@ -112,7 +44,7 @@ fn a_full_screen_child_comes_back_exactly_after_the_overlay() {
     config(&home, &up, "mode = \"off\"");
     let script =
         "(sleep 2; curl -s -X DELETE \"$SHOP_URL/customers/2\" > out.txt) &\nseq 1 500 | less\n";
-    let tmux = Tmux::start(&home, "-c guard.toml", script);
+    let tmux = start(&home, "-c guard.toml", script);
     let before = tmux.wait("less", |s| s.contains("\n29\n") && !s.contains("approval"));
     let overlay = tmux.wait("the overlay", |s| s.contains("guard: approval needed"));
     assert!(overlay.contains("DELETE /customers/2"), "{overlay}");
@@ -151,7 +83,7 @@ printf 'y a \033[6n y'
 python3 -c 'import fcntl, termios; [fcntl.ioctl(0, termios.TIOCSTI, b) for b in (b"y", b"a")]' 2>/dev/null
 sleep 4
 "#;
-    let tmux = Tmux::start(&home, "-c guard.toml --approval-timeout 3s", script);
+    let tmux = start(&home, "-c guard.toml --approval-timeout 3s", script);
     tmux.wait("the overlay", |s| s.contains("guard: approval needed"));
     tmux.wait("guard to end", |s| s.contains("GUARD-EXIT="));
     let out = std::fs::read_to_string(home.path().join("out.txt")).unwrap();
@@ -169,7 +101,7 @@ fn egress_that_asks_shows_the_overlay_and_n_refuses() {
     config(&home, &up, "mode = \"ask\"\nallow = []");
     // `blocked.invalid` is never resolved: the proxy decides on the CONNECT before that.
     let script = "curl -s -o /dev/null https://blocked.invalid/; echo \"curl exit $?\"\n";
-    let tmux = Tmux::start(&home, "-c guard.toml", script);
+    let tmux = start(&home, "-c guard.toml", script);
     let overlay = tmux.wait("the overlay", |s| s.contains("guard: approval needed"));
     assert!(overlay.contains("blocked.invalid"), "{overlay}");
     tmux.cmd(&["send-keys", "n"]);
@@ -191,7 +123,7 @@ fn an_approved_http_write_goes_through_from_the_terminal() {
     config(&home, &up, "mode = \"off\"");
     let script =
         "curl -s -o /dev/null -w 'status %{http_code}\\n' -X DELETE \"$SHOP_URL/customers/1\"\n";
-    let tmux = Tmux::start(&home, "-c guard.toml", script);
+    let tmux = start(&home, "-c guard.toml", script);
     tmux.wait("the overlay", |s| s.contains("guard: approval needed"));
     tmux.cmd(&["send-keys", "y"]);
     let screen = tmux.wait("curl to end", |s| s.contains("status "));

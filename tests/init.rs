@@ -3,98 +3,33 @@
 
 mod support;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::postgres::{Postgres, SUPERUSER_PASSWORD};
+use support::tmux::Tmux;
 use support::{Home, stderr};
-
-struct Tmux(std::path::PathBuf);
-
-impl Tmux {
-    fn send(&self, keys: &[&str]) {
-        std::thread::sleep(Duration::from_millis(300));
-        let status = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.0)
-            .arg("send-keys")
-            .args(keys)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.0)
-            .args(["capture-pane", "-p"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.0)
-            .arg("kill-server")
-            .output();
-    }
-}
 
 #[test]
 fn init_in_a_terminal_writes_a_config_doctor_accepts() {
     let pg = Postgres::start();
     let home = Home::new();
-    let tmux = Tmux(home.path().join("tmux.sock"));
-    let run = format!(
-        "cd {} && env -u VAULT_ADDR -u BAO_ADDR GUARD_HOME={} {} init; echo INIT-EXIT=$?; sleep 60",
-        home.path().display(),
-        home.path().display(),
-        support::bin().display()
+    let line = format!(
+        "unset VAULT_ADDR BAO_ADDR; {}",
+        Tmux::guard_line(&home, "init")
     );
-    let started = Command::new("tmux")
-        .arg("-S")
-        .arg(&tmux.0)
-        .args([
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            "100",
-            "-y",
-            "30",
-            "sh",
-            "-c",
-            &run,
-        ])
-        .status()
-        .expect("tmux is installed");
-    assert!(started.success());
-    tmux.send(&["Enter"]); // no broker
-    tmux.send(&["Enter"]); // a PostgreSQL database
-    tmux.send(&["Enter"]); // name: shop
-    tmux.send(&[&pg.addr(), "Enter"]);
-    tmux.send(&["postgres", "Enter"]);
-    tmux.send(&["Down", "Down", "Down", "Enter"]); // tls: disable
-    tmux.send(&["postgres", "Enter"]);
-    tmux.send(&["Enter"]); // SHOP_PASSWORD
-    tmux.send(&["Enter"]); // SHOP_DATABASE_URL
-    tmux.send(&["Down", "Down", "Enter"]); // done
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !tmux.screen().contains("INIT-EXIT=") {
-        assert!(
-            Instant::now() < deadline,
-            "init did not finish:\n{}",
-            tmux.screen()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(tmux.screen().contains("INIT-EXIT=0"), "{}", tmux.screen());
+    let tmux = Tmux::run(&home, (100, 30), &line);
+    keys(&tmux, &["Enter"]); // no broker
+    keys(&tmux, &["Enter"]); // a PostgreSQL database
+    keys(&tmux, &["Enter"]); // name: shop
+    keys(&tmux, &[&pg.addr(), "Enter"]);
+    keys(&tmux, &["postgres", "Enter"]);
+    keys(&tmux, &["Down", "Down", "Down", "Enter"]); // tls: disable
+    keys(&tmux, &["postgres", "Enter"]);
+    keys(&tmux, &["Enter"]); // SHOP_PASSWORD
+    keys(&tmux, &["Enter"]); // SHOP_DATABASE_URL
+    keys(&tmux, &["Down", "Down", "Enter"]); // done
+    let screen = tmux.expect("GUARD-EXIT=");
+    assert!(screen.contains("GUARD-EXIT=0"), "{screen}");
     let config = std::fs::read_to_string(home.path().join("guard.toml")).unwrap();
     assert!(
         config.contains("password_env = \"SHOP_PASSWORD\""),
@@ -128,4 +63,10 @@ fn init_without_a_terminal_refuses_with_a_hint() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("needs a terminal"));
     assert!(stderr(&out).contains("hint: "));
+}
+
+/// Presses keys one prompt at a time: each answer waits for its question to be drawn.
+fn keys(tmux: &Tmux, keys: &[&str]) {
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.keys(keys);
 }

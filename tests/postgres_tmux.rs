@@ -4,107 +4,36 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::postgres::Postgres;
+use support::tmux::Tmux;
 
 const APP_PASSWORD: &str = "app-tmux-pw-0c9d71e2b5";
 
-struct Tmux {
-    socket: PathBuf,
+/// guard running an interactive psql against the target, in an 80x24 window.
+fn start(home: &support::Home, config: &std::path::Path, extra: &str) -> Tmux {
+    let args = format!(
+        "-q -c {} {extra} -- sh -c 'psql -X \"$SHOP_DATABASE_URL\"'",
+        config.display()
+    );
+    let line = format!(
+        "export SHOP_PW={APP_PASSWORD}; {}",
+        Tmux::guard_line(home, &args)
+    );
+    Tmux::run(home, (80, 24), &line)
 }
 
-impl Tmux {
-    fn start(home: &support::Home, config: &std::path::Path, extra: &str) -> Tmux {
-        let socket = home.path().join("tmux.sock");
-        let tmux = Tmux { socket };
-        let shell = format!(
-            "GUARD_HOME={} SHOP_PW={APP_PASSWORD} {} -q -c {} {extra} -- \
-             sh -c 'psql -X \"$SHOP_DATABASE_URL\"'; echo GUARD-EXIT=$?; sleep 30",
-            home.path().display(),
-            support::bin().display(),
-            config.display()
-        );
-        let args = [
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            "80",
-            "-y",
-            "24",
-        ];
-        tmux.cmd(
-            &args
-                .iter()
-                .copied()
-                .chain(["sh", "-c", &shell])
-                .collect::<Vec<_>>(),
-        );
-        tmux
-    }
-
-    fn cmd(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux is installed");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.cmd(&["capture-pane", "-p"])
-    }
-
-    fn send(&self, keys: &str) {
-        self.cmd(&["send-keys", "-l", keys]);
-    }
-
-    /// Types a line and Enter; a trailing `;` is escaped, which tmux would take as its own.
-    fn enter(&self, line: &str) {
-        match line.strip_suffix(';') {
-            Some(head) => {
-                self.send(head);
-                self.send("\\;");
-            }
-            None => self.send(line),
+/// Types a line and Enter; a trailing `;` is escaped, which tmux would take as its own.
+fn enter(tmux: &Tmux, line: &str) {
+    match line.strip_suffix(';') {
+        Some(head) => {
+            tmux.send(head);
+            tmux.send("\\;");
         }
-        self.cmd(&["send-keys", "Enter"]);
+        None => tmux.send(line),
     }
-
-    fn expect(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let screen = self.screen();
-            if screen.contains(needle) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {needle:?} on screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
-    }
+    tmux.keys(&["Enter"]);
 }
 
 fn setup() -> (Postgres, support::Home, PathBuf) {
@@ -135,12 +64,12 @@ fn count(pg: &Postgres) -> String {
 #[test]
 fn the_overlay_asks_and_n_y_a_answer_it_and_psql_comes_back() {
     let (pg, home, config) = setup();
-    let tmux = Tmux::start(&home, &config, "");
+    let tmux = start(&home, &config, "");
     tmux.expect("shop=>");
-    tmux.enter("select 'before-' || count(*) from t;");
+    enter(&tmux, "select 'before-' || count(*) from t;");
     tmux.expect("before-9");
     let before = tmux.screen();
-    tmux.enter("delete from t where id = 1;");
+    enter(&tmux, "delete from t where id = 1;");
     tmux.expect("guard: approval needed");
     tmux.send("n");
     tmux.expect("rejected by reviewer");
@@ -150,16 +79,16 @@ fn the_overlay_asks_and_n_y_a_answer_it_and_psql_comes_back() {
         "before:\n{before}\nafter:\n{after}"
     );
     assert_eq!(count(&pg), "9");
-    tmux.enter("delete from t where id = 2;");
+    enter(&tmux, "delete from t where id = 2;");
     tmux.expect("guard: approval needed");
     tmux.send("y");
     tmux.expect("DELETE 1");
     assert_eq!(count(&pg), "8");
-    tmux.enter("delete from t where id = 3;");
+    enter(&tmux, "delete from t where id = 3;");
     tmux.expect("guard: approval needed");
     tmux.send("a");
     tmux.expect("DELETE 1\n");
-    tmux.enter("delete from t where id = 4;");
+    enter(&tmux, "delete from t where id = 4;");
     let deadline = Instant::now() + Duration::from_secs(10);
     while count(&pg) != "6" {
         assert!(
@@ -179,10 +108,10 @@ fn the_overlay_asks_and_n_y_a_answer_it_and_psql_comes_back() {
 #[test]
 fn an_unanswered_request_times_out_and_the_child_cannot_answer_it() {
     let (pg, home, config) = setup();
-    let tmux = Tmux::start(&home, &config, "--approval-timeout 2s");
+    let tmux = start(&home, &config, "--approval-timeout 2s");
     tmux.expect("shop=>");
     // The statement's own text, echoed by psql, carries `y`s: output never answers the overlay.
-    tmux.enter("delete from t where name = E'y\\033[2Jy';");
+    enter(&tmux, "delete from t where name = E'y\\033[2Jy';");
     tmux.expect("guard: approval needed");
     tmux.expect("approval timed out");
     assert_eq!(count(&pg), "9");

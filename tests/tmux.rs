@@ -3,82 +3,18 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-struct Tmux {
-    socket: PathBuf,
-}
+use support::tmux::Tmux;
 
-impl Tmux {
-    fn start(home: &support::Home, command: &str) -> Tmux {
-        let socket = home.path().join("tmux.sock");
-        let tmux = Tmux { socket };
-        let shell = format!(
-            "GUARD_HOME={} {} -q -- {command}; echo GUARD-EXIT=$?; sleep 30",
-            home.path().display(),
-            support::bin().display()
-        );
-        tmux.cmd(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            "sh",
-            "-c",
-            &shell,
-        ]);
-        tmux
-    }
-
-    fn cmd(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux is installed");
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn screen(&self) -> String {
-        self.cmd(&["capture-pane", "-p"])
-    }
-
-    fn expect(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let screen = self.screen();
-            if screen.contains(needle) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {needle:?}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
-    }
+/// Runs `guard -q -- <command>` in an 80x24 window.
+fn start(home: &support::Home, command: &str) -> Tmux {
+    Tmux::run(
+        home,
+        (80, 24),
+        &Tmux::guard_line(home, &format!("-q -- {command}")),
+    )
 }
 
 fn script(path: &Path, text: &str) -> String {
@@ -93,7 +29,7 @@ fn a_tmux_resize_reaches_the_child() {
         &home.path().join("size.sh"),
         "stty size; echo READY; read x; echo \"now $(stty size)\"\n",
     );
-    let tmux = Tmux::start(&home, &run);
+    let tmux = start(&home, &run);
     tmux.expect("READY");
     tmux.cmd(&["resize-window", "-x", "120", "-y", "40"]);
     std::thread::sleep(Duration::from_millis(300));
@@ -110,7 +46,7 @@ fn the_child_cannot_see_the_humans_tmux() {
         &home.path().join("env.sh"),
         "echo \"tmux=[$TMUX] pane=[$TMUX_PANE]\"\n",
     );
-    let tmux = Tmux::start(&home, &run);
+    let tmux = start(&home, &run);
     let screen = tmux.expect("GUARD-EXIT=0");
     assert!(screen.contains("tmux=[] pane=[]"), "{screen}");
 }
@@ -118,7 +54,7 @@ fn the_child_cannot_see_the_humans_tmux() {
 #[test]
 fn typed_keys_reach_the_child_and_the_prompt_comes_back() {
     let home = support::Home::new();
-    let tmux = Tmux::start(&home, "sh");
+    let tmux = start(&home, "sh");
     std::thread::sleep(Duration::from_millis(300));
     tmux.cmd(&["send-keys", "echo typed-$((6*7))", "Enter"]);
     tmux.expect("typed-42");

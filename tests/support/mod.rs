@@ -7,6 +7,7 @@ pub mod bao;
 pub mod fixture;
 pub mod postgres;
 pub mod term;
+pub mod tmux;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
