@@ -112,6 +112,36 @@ fn html_export_plays_the_recording_in_a_real_browser() {
         screen.contains("pipes | and &lt;tags&gt; &amp; stuff"),
         "{screen}"
     );
+    assert!(
+        dom.contains("id=\"play\"") && dom.contains("<table"),
+        "the player and the table"
+    );
+    // And as a person sees it: a screenshot of the rendered page.
+    let shot = home.path().join("session.png");
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+        ])
+        .args([
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1000,800",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let png =
+        std::fs::read(&shot).unwrap_or_else(|_| panic!("no screenshot: {}", support::stderr(&out)));
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real picture of the page"
+    );
 }
 
 #[test]
