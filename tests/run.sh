@@ -67,4 +67,14 @@ fi
 # The real agent the egress test runs.
 command -v claude >/dev/null || { say "installing claude"; npm install -g -q @anthropic-ai/claude-code; }
 say "running the test suite"
-cargo test --locked --all-targets -- --test-threads="${GUARD_TEST_THREADS:-4}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --locked --all-targets -- --test-threads="${GUARD_TEST_THREADS:-4}" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary: cargo prints one per binary, the last of which may
+# be an example with no tests of its own.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
