@@ -304,7 +304,7 @@ fn env_prefix(name: &str) -> String {
     name.to_ascii_uppercase().replace('-', "_")
 }
 
-fn is_var(s: &String) -> Result<(), &'static str> {
+fn is_var(s: &str) -> Result<(), &'static str> {
     let mut bytes = s.bytes();
     let ok = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
