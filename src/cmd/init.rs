@@ -163,7 +163,7 @@ fn ask_postgres(brokered: bool, seen: &Seen) -> Result<Target, CliError> {
         let var = input(
             "Variable in your shell that holds its password",
             &format!("{}_PASSWORD", env_prefix(&name)),
-            is_var,
+            |s: &String| is_var(s),
         )?;
         format!(
             "{{ username = {}, password_env = {} }}",
@@ -174,7 +174,7 @@ fn ask_postgres(brokered: bool, seen: &Seen) -> Result<Target, CliError> {
     let env = input(
         "Variable the agent gets the address in",
         &format!("{}_DATABASE_URL", env_prefix(&name)),
-        is_var,
+        |s: &String| is_var(s),
     )?;
     Ok(Target::Postgres {
         name,
@@ -208,14 +208,14 @@ fn ask_http(brokered: bool, seen: &Seen) -> Result<Target, CliError> {
         let var = input(
             "Variable in your shell that holds the token",
             &format!("{}_TOKEN", env_prefix(&name)),
-            is_var,
+            |s: &String| is_var(s),
         )?;
         format!("{{ value_env = {} }}", quote(&var))
     };
     let env = input(
         "Variable the agent gets the URL in",
         &format!("{}_URL", env_prefix(&name)),
-        is_var,
+        |s: &String| is_var(s),
     )?;
     Ok(Target::Http {
         name,
