@@ -77,24 +77,7 @@ fn html_export_plays_the_recording_in_a_real_browser() {
         !html.contains("http://") && !html.contains("https://"),
         "self-contained"
     );
-    let profile = home.path().join("chromium-profile");
-    let out = std::process::Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-        ])
-        .args([
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .expect("chromium is installed (Debian package `chromium`)");
+    let out = chromium(&home, &page, "--dump-dom");
     let dom = stdout(&out);
     let screen = dom
         .split("<pre id=\"screen\">")
@@ -118,7 +101,18 @@ fn html_export_plays_the_recording_in_a_real_browser() {
     );
     // And as a person sees it: a screenshot of the rendered page.
     let shot = home.path().join("session.png");
-    let out = std::process::Command::new("chromium")
+    let out = chromium(&home, &page, &format!("--screenshot={}", shot.display()));
+    let png =
+        std::fs::read(&shot).unwrap_or_else(|_| panic!("no screenshot: {}", support::stderr(&out)));
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real picture of the page"
+    );
+}
+
+/// Headless Chromium on a local page, with the flags that keep it off the network.
+fn chromium(home: &Home, page: &std::path::Path, what: &str) -> std::process::Output {
+    std::process::Command::new("chromium")
         .args([
             "--headless",
             "--no-sandbox",
@@ -131,17 +125,14 @@ fn html_export_plays_the_recording_in_a_real_browser() {
             "--no-first-run",
             "--window-size=1000,800",
         ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            home.path().join("chromium-profile").display()
+        ))
+        .arg(what)
         .arg(format!("file://{}", page.display()))
         .output()
-        .unwrap();
-    let png =
-        std::fs::read(&shot).unwrap_or_else(|_| panic!("no screenshot: {}", support::stderr(&out)));
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 10_000,
-        "a real picture of the page"
-    );
+        .expect("chromium is installed (Debian package `chromium`)")
 }
 
 #[test]
