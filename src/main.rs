@@ -11,6 +11,7 @@ mod mask;
 mod policy;
 mod record;
 mod review;
+mod secret;
 mod session;
 mod terminal;
 

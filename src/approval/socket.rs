@@ -17,6 +17,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::Answer;
+use crate::secret::constant_time_eq;
 
 const MAX_FAILURES: u32 = 3;
 /// Crockford's base32 without look-alikes: codes are read off one screen and typed on another.
@@ -165,15 +166,11 @@ fn same_user(stream: &UnixStream) -> bool {
 
 fn new_code() -> String {
     let mut bytes = [0u8; 8];
-    let _ = getrandom::fill(&mut bytes);
+    crate::secret::random(&mut bytes);
     bytes
         .iter()
         .map(|b| CODE_ALPHABET[*b as usize % CODE_ALPHABET.len()] as char)
         .collect()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The client side, for `guard approve`: one request line, one reply line.

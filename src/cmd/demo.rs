@@ -14,13 +14,10 @@ use crate::session;
 const TOKEN_VAR: &str = "GUARD_DEMO_API_TOKEN";
 
 pub fn cmd_demo(args: DemoArgs) -> Result<i32, CliError> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| CliError::new(125, format!("no random source: {e}")))?;
-    let token = crate::record::hex(&bytes);
+    let token = crate::secret::session_secret();
     // SAFETY: guard has started no thread yet; nothing else reads the environment concurrently.
-    unsafe { std::env::set_var(TOKEN_VAR, &token) };
-    let addr = crate::demo::start(token)
+    unsafe { std::env::set_var(TOKEN_VAR, token.as_str()) };
+    let addr = crate::demo::start(token.to_string())
         .map_err(|e| CliError::new(125, format!("cannot start the demo service: {e}")))?;
     let config = crate::config::parse(&demo_config(addr.port()), std::path::Path::new("(demo)"))
         .map_err(|e| CliError::new(125, format!("the demo configuration: {e}")))?;

@@ -105,12 +105,7 @@ pub fn start_with(
     for (target, upstream) in targets.into_iter().zip(upstreams) {
         let secret = parts.secrets.remove(&target.name);
         let inject = injection(target, secret, transcript, child_env)?;
-        let path_secret = session_secret().map_err(|e| {
-            target_error(
-                target,
-                format!("no random source for the session secret: {e}"),
-            )
-        })?;
+        let path_secret = crate::secret::session_secret();
         transcript.redact(&path_secret);
         let reverse = Arc::new(Reverse {
             target: target.name.clone(),
@@ -123,7 +118,7 @@ pub fn start_with(
             transcript: transcript.clone(),
             approver: approver.clone(),
             ids: ids.clone(),
-            path_secret: format!("/{path_secret}"),
+            path_secret: format!("/{}", path_secret.as_str()),
         });
         let listener =
             Listener::bind(runtime, target.listen, reverse.handler(), false).map_err(|e| {
@@ -131,7 +126,7 @@ pub fn start_with(
             })?;
         child_env.set(
             &target.env,
-            format!("http://{}/{path_secret}", listener.addr),
+            format!("http://{}/{}", listener.addr, path_secret.as_str()),
         );
         gateways.listeners.push((target.name.clone(), listener));
     }
@@ -224,11 +219,4 @@ fn target_error(target: &Target, message: String) -> StartError {
         message: format!("target `{}`: {message}", target.name),
         hint: None,
     }
-}
-
-/// 128 random bits in hex: the path prefix that admits a request to a target's proxy.
-fn session_secret() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)?;
-    Ok(crate::record::hex(&bytes))
 }

@@ -125,7 +125,7 @@ impl Reverse {
         let head = path.get(..self.path_secret.len()).unwrap_or("");
         let rest = &path[head.len()..];
         let matches = head.len() == self.path_secret.len()
-            && constant_time_eq(head.as_bytes(), self.path_secret.as_bytes())
+            && crate::secret::constant_time_eq(head.as_bytes(), self.path_secret.as_bytes())
             && (rest.is_empty() || rest.starts_with('/'));
         if !matches {
             return false;
@@ -302,8 +302,4 @@ impl Reverse {
         };
         Ok(Response::from_parts(parts, body))
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

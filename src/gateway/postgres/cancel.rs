@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use super::scram::constant_time_eq;
+use crate::secret::constant_time_eq;
 
 /// The upstream process a client connection is served by, and its cancel key.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl CancelMap {
         let mut entries = self.lock();
         let (pid, key) = loop {
             let mut bytes = [0u8; 8];
-            super::random(&mut bytes);
+            crate::secret::random(&mut bytes);
             // Positive, like a real process id; clients print it.
             let pid = i32::from_be_bytes([bytes[0] & 0x3f, bytes[1], bytes[2], bytes[3]]).max(1);
             if !entries.contains_key(&pid) {

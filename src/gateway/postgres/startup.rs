@@ -301,7 +301,7 @@ fn scram_error(user: &str) -> impl Fn(ScramError) -> HandshakeError + '_ {
 fn server_nonce() -> String {
     use base64::Engine;
     let mut bytes = [0u8; 18];
-    super::random(&mut bytes);
+    crate::secret::random(&mut bytes);
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
