@@ -46,6 +46,12 @@ pub fn check_glob(glob: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `text` matches `pattern`: `*` matches any run of characters, everything else
+/// itself, ASCII case-insensitively. Column names, JSON keys and environment variable names.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    glob_match(pattern.as_bytes(), text.as_bytes())
+}
+
 /// `*` matches any run of bytes; everything else matches itself, ASCII case-insensitively.
 /// Iterative with one backtrack point, so it is linear for the patterns users write.
 fn glob_match(glob: &[u8], name: &[u8]) -> bool {

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use hmac::{Hmac, KeyInit};
 use sha2::Sha256;
 
-pub use columns::{DEFAULT_COLUMNS, check_glob};
+pub use columns::{DEFAULT_COLUMNS, check_glob, glob};
 pub use stream::MaskStream;
 
 use engine::{Engine, Hit};

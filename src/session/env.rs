@@ -5,6 +5,7 @@
 use std::ffi::{OsStr, OsString};
 
 use crate::config::EnvRules;
+use crate::mask::glob;
 
 /// Model credentials the agent itself needs; `guard -- claude` must work as before.
 const AGENT_KEYS: &[&str] = &[
@@ -14,7 +15,7 @@ const AGENT_KEYS: &[&str] = &[
     "GOOGLE_API_KEY",
 ];
 
-/// Globs (upper-case, `*` any run) of names that hold credentials or reach the multiplexer.
+/// Globs (ASCII case-insensitive, `*` any run) of names that hold credentials or reach the multiplexer.
 const REMOVED: &[&str] = &[
     "GUARD_BROKER_TOKEN",
     "VAULT_TOKEN",
@@ -77,18 +78,14 @@ pub fn scrub(vars: impl IntoIterator<Item = (OsString, OsString)>, rules: &EnvRu
 
 fn must_remove(name: &str, value: &OsStr, rules: &EnvRules) -> bool {
     let upper = name.to_ascii_uppercase();
-    if rules
-        .drop
-        .iter()
-        .any(|g| glob(&g.to_ascii_uppercase(), &upper))
-    {
+    if rules.drop.iter().any(|g| glob(g, name)) {
         return true;
     }
     let kept = AGENT_KEYS.contains(&upper.as_str()) || rules.keep.iter().any(|k| k == name);
     if kept {
         return false;
     }
-    REMOVED.iter().any(|g| glob(g, &upper))
+    REMOVED.iter().any(|g| glob(g, name))
         || (upper.ends_with("_URL") && url_has_password(&value.to_string_lossy()))
 }
 
@@ -102,29 +99,6 @@ fn url_has_password(value: &str) -> bool {
         Some((userinfo, _)) => userinfo.contains(':'),
         None => false,
     }
-}
-
-/// Matches `text` against `pattern`, where `*` stands for any run of characters.
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&b| b == b'*')
 }
 
 #[cfg(test)]
