@@ -8,39 +8,12 @@ set -euo pipefail
 
 ROWS=${ROWS:-200000}
 ROUNDS=${ROUNDS:-3}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-PASSWORD="bench-pw-$RANDOM$RANDOM"
+source "$(dirname "$0")/lib.sh"
 
-echo "building guard (release)..." >&2
-(cd "$ROOT" && { cargo build --release --quiet 2>/dev/null || cargo build --release; })
-GUARD="$TARGET_DIR/release/guard"
-
-WORK=$(mktemp -d /tmp/guard-bench.XXXXXX)
-chmod 755 "$WORK"
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres "$WORK"
-cleanup() {
-    as_pg "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-    while :; do
-        local port=$((20000 + RANDOM % 30000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-    done
-}
-
-PG_PORT=$(free_port)
-echo "$PASSWORD" >"$WORK/pw"
-[ "$(id -u)" = 0 ] && chown postgres "$WORK/pw"
-as_pg "$PG_BIN/initdb" -U postgres -A scram-sha-256 --auth-local=trust --pwfile "$WORK/pw" \
-    -D "$WORK/data" --no-sync >/dev/null
-as_pg "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w start \
-    -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off" >/dev/null
+build_guard
+on_exit() { :; }
+make_work
+start_postgres
 DIRECT_URL="postgres://postgres:$PASSWORD@127.0.0.1:$PG_PORT/postgres"
 psql -X -q "$DIRECT_URL" -c "create table people as
     select i as id, 'Person ' || i as name, 'user' || i || '@example.com' as email,

@@ -13,47 +13,17 @@ DURATION=${DURATION:-10}
 CLIENTS=${CLIENTS:-"1 4 16"}
 SCALE=${SCALE:-10}
 ROUNDS=${ROUNDS:-1}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
-PASSWORD="bench-pw-$RANDOM$RANDOM"
+source "$(dirname "$0")/lib.sh"
 
 need() { command -v "$1" >/dev/null || { echo "bench: $1 is missing: install $2" >&2; exit 1; }; }
 need pgbench "the Debian package postgresql"
 need pgbouncer "the Debian package pgbouncer"
 [ -x "$PG_BIN/initdb" ] || { echo "bench: initdb is missing: install postgresql" >&2; exit 1; }
 
-echo "building guard (release)..." >&2
-(cd "$ROOT" && { cargo build --release --quiet 2>/dev/null || cargo build --release; })
-GUARD="$TARGET_DIR/release/guard"
-
-WORK=$(mktemp -d /tmp/guard-bench.XXXXXX)
-chmod 755 "$WORK"
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres "$WORK"
-
-cleanup() {
-    [ -f "$WORK/pgbouncer.pid" ] && kill "$(cat "$WORK/pgbouncer.pid")" 2>/dev/null || true
-    as_pg "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-free_port() {
-    while :; do
-        local port=$((20000 + RANDOM % 30000))
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-    done
-}
-
-PG_PORT=$(free_port)
-echo "$PASSWORD" >"$WORK/pw"
-[ "$(id -u)" = 0 ] && chown postgres "$WORK/pw"
-as_pg "$PG_BIN/initdb" -U postgres -A scram-sha-256 --auth-local=trust --pwfile "$WORK/pw" \
-    -D "$WORK/data" --no-sync >/dev/null
-as_pg "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w start \
-    -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c max_connections=100 \
-        -c shared_buffers=256MB -c fsync=off -c synchronous_commit=off" >/dev/null
+build_guard
+on_exit() { [ -f "$WORK/pgbouncer.pid" ] && kill "$(cat "$WORK/pgbouncer.pid")"; }
+make_work
+start_postgres -c max_connections=100 -c shared_buffers=256MB -c synchronous_commit=off
 psql -X -q -h "$WORK" -p "$PG_PORT" -U postgres -c "create database bench" >/dev/null
 
 BOUNCER_PORT=$(free_port)
