@@ -1,5 +1,6 @@
 //! How long guard takes to classify a statement: pg_query's parse alone, the whole
-//! classification (parse, walk, reason), and the fingerprint used for "allow this shape".
+//! classification (parse, walk, reason), the same statement with other constants once its
+//! shape is known (`policy::shape`), and the fingerprint used for "allow this shape".
 //!
 //!     cargo run --release --example classify_cost
 
@@ -9,6 +10,8 @@
 mod catalog;
 #[path = "../src/policy/class.rs"]
 mod class;
+#[path = "../src/policy/shape.rs"]
+mod shape;
 #[path = "../src/policy/sql.rs"]
 mod sql;
 #[path = "../src/policy/walk.rs"]
@@ -59,8 +62,8 @@ fn per_call_us(iterations: u32, mut f: impl FnMut()) -> f64 {
 fn main() {
     let iterations = 20_000;
     println!(
-        "{:<16} {:>7} {:>10} {:>12} {:>12}",
-        "statement", "class", "parse µs", "classify µs", "fingerprint µs"
+        "{:<16} {:>7} {:>10} {:>12} {:>14} {:>15}",
+        "statement", "class", "parse µs", "classify µs", "same shape µs", "fingerprint µs"
     );
     for (name, sql) in STATEMENTS {
         let class: Class = sql::classify(sql).class;
@@ -70,10 +73,19 @@ fn main() {
         let classify = per_call_us(iterations, || {
             std::hint::black_box(sql::classify(std::hint::black_box(sql)));
         });
+        let session = sql::SqlSession::new();
+        let mut shapes = shape::ShapeCache::default();
+        shapes.classify(&session, sql);
+        let other = sql.replace("42", "4711");
+        let same_shape = per_call_us(iterations, || {
+            std::hint::black_box(shapes.classify(&session, std::hint::black_box(&other)));
+        });
         let classified = sql::classify(sql);
         let fingerprint = per_call_us(iterations, || {
             std::hint::black_box(classified.fingerprint());
         });
-        println!("{name:<16} {class:>7} {parse:>10.1} {classify:>12.1} {fingerprint:>12.1}");
+        println!(
+            "{name:<16} {class:>7} {parse:>10.1} {classify:>12.1} {same_shape:>14.1} {fingerprint:>15.1}"
+        );
     }
 }

@@ -29,6 +29,12 @@ pub struct Statement {
     pub class: Class,
     pub reason: String,
     effect: Option<Effect>,
+    /// Whether the finding holds for every statement of the same shape: a kind whose class
+    /// its structure decides, classified without reading any literal, with no effect on the
+    /// session (see `policy::shape`).
+    shareable: bool,
+    /// Where the statement sits in the text, as pg_query reports it (before trimming).
+    span: std::ops::Range<usize>,
 }
 
 // `fingerprint` and `shape` serve the gateway's "allow this shape for the session" answers.
@@ -57,6 +63,39 @@ impl Classification {
     /// Whether running the text prepares or deallocates statements (see `SqlSession::apply`).
     pub fn changes_prepared(&self) -> bool {
         self.statements.iter().any(|s| s.effect.is_some())
+    }
+
+    /// The one statement of a text whose finding holds for any text of the same shape;
+    /// `None` for a batch, or when a literal or the session decided.
+    pub(super) fn shareable(&self) -> Option<&Statement> {
+        match self.statements.as_slice() {
+            [only] if only.shareable => Some(only),
+            _ => None,
+        }
+    }
+
+    /// The classification of `sql`, a text of the same shape as this one's: the same
+    /// statement, which ends as far from the end of the text (what follows it holds no literal).
+    pub(super) fn reshaped(&self, sql: &str) -> Classification {
+        let statements = self
+            .statements
+            .iter()
+            .map(|s| {
+                let after = self.text.len().saturating_sub(s.span.end);
+                let span = s.span.start..sql.len().saturating_sub(after);
+                Statement {
+                    text: sql.get(span.clone()).unwrap_or(sql).trim().to_string(),
+                    span,
+                    ..s.clone()
+                }
+            })
+            .collect();
+        Classification {
+            class: self.class,
+            reason: self.reason.clone(),
+            statements,
+            text: sql.to_string(),
+        }
     }
 
     /// What guard concludes about something it cannot see the SQL of: `unknown`.
@@ -175,7 +214,10 @@ fn classify_with(sql: &str, session: walk::Lookup) -> Classification {
             None if cleared => None,
             None => session(name),
         };
+        let shareable_kind = walk::shareable_kind(&tree);
+        walk::literals_read();
         let (finding, effect) = walk::statement(&tree, &lookup);
+        let shareable = shareable_kind && !walk::literals_read() && effect.is_none();
         match &effect {
             Some(Effect::Prepare { name, finding }) => {
                 batch.insert(name.clone(), Some(finding.clone()));
@@ -189,11 +231,14 @@ fn classify_with(sql: &str, session: walk::Lookup) -> Classification {
             }
             None => {}
         }
+        let span = statement_span(sql, raw.stmt_location, raw.stmt_len);
         statements.push(Statement {
-            text: statement_text(sql, raw.stmt_location, raw.stmt_len),
+            text: sql.get(span.clone()).unwrap_or(sql).trim().to_string(),
+            span,
             class: finding.class,
             reason: finding.reason,
             effect,
+            shareable,
         });
     }
     let (class, reason) = worst(&statements);
@@ -234,17 +279,18 @@ fn worst(statements: &[Statement]) -> (Class, String) {
     }
 }
 
-/// A statement's text from its byte offset and length (0: to the end), as pg_query reports
-/// them; the whole text if those do not fall on character boundaries.
-fn statement_text(sql: &str, location: i32, len: i32) -> String {
-    let start = usize::try_from(location).unwrap_or(0);
+/// A statement's place in the text from its byte offset and length (0: to the end), as
+/// pg_query reports them. Its text is the whole text if these do not fall on character
+/// boundaries.
+fn statement_span(sql: &str, location: i32, len: i32) -> std::ops::Range<usize> {
+    let start = usize::try_from(location).unwrap_or(0).min(sql.len());
     let end = match usize::try_from(len) {
         Ok(0) | Err(_) => sql.len(),
         Ok(len) => start.saturating_add(len).min(sql.len()),
     };
-    sql.get(start..end).unwrap_or(sql).trim().to_string()
+    start..end
 }
 
 #[cfg(test)]
 #[path = "sql_tests.rs"]
-mod tests;
+pub(super) mod tests;

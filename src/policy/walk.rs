@@ -6,6 +6,8 @@
 //! reaches every field of every node kind without a hand-written visitor per kind; a node is an
 //! object `{"node": {"Kind": {fields}}}`, and only the kinds that matter have a handler.
 
+use std::cell::Cell;
+
 use pg_query::protobuf;
 use serde_json::{Map, Value};
 
@@ -42,6 +44,33 @@ pub enum Effect {
 
 /// How a statement looks up what a name was prepared as, for `EXECUTE name`.
 pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<Finding>;
+
+thread_local! {
+    /// Whether the walk has read a literal's value since `literals_read` last asked. A finding
+    /// made without reading any constant holds for every statement of the same shape (see
+    /// `policy::shape`); one that read a constant (`WHERE 1 = 1`, `set_config('role', ...)`)
+    /// holds only for its own text.
+    static LITERALS_READ: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether any literal was read since the last call, which also starts the count again.
+pub fn literals_read() -> bool {
+    LITERALS_READ.with(|read| read.replace(false))
+}
+
+/// Every read of a literal's value goes through here.
+fn note_literal() {
+    LITERALS_READ.with(|read| read.set(true));
+}
+
+/// The top-level statement kinds whose finding may be shared by shape: those whose handlers
+/// read no constant except through `constant` and `Const::of` (which note it).
+pub fn shareable_kind(stmt: &Value) -> bool {
+    matches!(
+        node_of(stmt).map(|(kind, _)| kind),
+        Some("SelectStmt" | "InsertStmt" | "UpdateStmt" | "DeleteStmt")
+    )
+}
 
 /// Classifies one statement (a `RawStmt`'s `stmt` as a JSON value).
 pub fn statement(stmt: &Value, lookup: Lookup) -> (Finding, Option<Effect>) {
@@ -208,11 +237,14 @@ impl Walk<'_> {
             .map(range_var)
             .unwrap_or_else(|| "a query".to_string());
         let direction = if boolean(f, "is_from") { "FROM" } else { "TO" };
+        // The file name is a literal (COPY is never shared by shape, but say so all the same).
+        note_literal();
+        let to_file = !string(f, "filename").is_empty();
         if boolean(f, "is_program") {
             self.act(run, Class::Dangerous, || {
                 format!("COPY {what} {direction} PROGRAM runs a command on the database server")
             });
-        } else if !string(f, "filename").is_empty() {
+        } else if to_file {
             self.act(run, Class::Dangerous, || {
                 format!("COPY {what} {direction} a file on the database server")
             });
@@ -779,6 +811,7 @@ enum Const {
 
 impl Const {
     fn of(f: &Fields) -> Const {
+        note_literal();
         if boolean(f, "isnull") {
             return Const::Null;
         }
@@ -846,14 +879,16 @@ impl Const {
 /// The literal a node holds: an `AConst`, a `String` node, or a cast of either.
 fn constant(value: &Value) -> Option<Const> {
     let (kind, f) = node_of(value)?;
-    match kind {
-        "AConst" => Some(Const::of(f)),
-        "String" => Some(Const::Text(string(f, "sval").to_string())),
-        "Integer" => Some(Const::Number(int(f, "ival") as f64)),
-        "Boolean" => Some(Const::Bool(boolean(f, "boolval"))),
-        "TypeCast" => constant(f.get("arg")?),
-        _ => None,
-    }
+    let literal = match kind {
+        "AConst" => Const::of(f),
+        "String" => Const::Text(string(f, "sval").to_string()),
+        "Integer" => Const::Number(int(f, "ival") as f64),
+        "Boolean" => Const::Bool(boolean(f, "boolval")),
+        "TypeCast" => return constant(f.get("arg")?),
+        _ => return None,
+    };
+    note_literal();
+    Some(literal)
 }
 
 /// The text of a SET's value list when every item is a literal (`SET search_path = a, b`).

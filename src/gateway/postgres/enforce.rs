@@ -6,7 +6,9 @@
 //! connection by exact SQL text: a small LRU for texts, and the prepared statement itself for
 //! the extended protocol (a Parse is decided once, its Executes reuse it). A text's class can
 //! depend on the statements prepared on the connection (`EXECUTE name`), so the LRU is emptied
-//! whenever those change.
+//! whenever those change. Below the LRU, texts that differ only in their constants share one
+//! classification when no constant decided it (`policy::shape`); the rules and the masker still
+//! see each text.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use crate::approval::{self, Approver, Ask};
 use crate::config::Action;
 use crate::mask::Masker;
+use crate::policy::shape::{self, ShapeCache};
 use crate::policy::sql::{Classification, SqlSession};
 use crate::policy::{Class, Decision, Policy, action_name};
 
@@ -66,6 +69,7 @@ pub struct Enforcer {
     guard: Guard,
     target: Arc<str>,
     session: SqlSession,
+    shapes: ShapeCache,
     lru: HashMap<Arc<str>, (Arc<Verdict>, u64)>,
     clock: u64,
 }
@@ -76,6 +80,7 @@ impl Enforcer {
             guard,
             target,
             session: SqlSession::new(),
+            shapes: ShapeCache::default(),
             lru: HashMap::new(),
             clock: 0,
         }
@@ -88,7 +93,7 @@ impl Enforcer {
             *used = self.clock;
             return verdict.clone();
         }
-        let classification = self.session.classify(sql);
+        let classification = self.shapes.classify(&self.session, sql);
         let decision = self.guard.policy.decide_sql(&self.target, &classification);
         let masked = self.guard.masker.mask_text(sql).text.into_owned();
         let sql: Arc<str> = sql.into();
@@ -99,7 +104,7 @@ impl Enforcer {
             decision,
         });
         // A text that prepares or deallocates changes the session when it runs: never reuse.
-        if !verdict.classification.changes_prepared() {
+        if !verdict.classification.changes_prepared() && sql.len() <= shape::LONGEST {
             self.remember_text(sql, verdict.clone());
         }
         verdict
