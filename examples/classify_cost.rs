@@ -10,6 +10,9 @@
 mod catalog;
 #[path = "../src/policy/class.rs"]
 mod class;
+#[allow(dead_code)]
+#[path = "../src/policy/recent.rs"]
+mod recent;
 #[path = "../src/policy/shape.rs"]
 mod shape;
 #[path = "../src/policy/sql.rs"]

@@ -9,6 +9,7 @@
 mod catalog;
 mod class;
 pub mod http;
+pub mod recent;
 pub mod shape;
 pub mod sql;
 mod walk;

@@ -9,11 +9,10 @@
 //! comment, an escape string, a dollar quote, a number with an exponent) has no shape and is
 //! classified from scratch: the cache may miss, it must never answer for a different tree.
 
-use std::collections::HashMap;
-
+use super::recent::Recent;
 use super::sql::{Classification, SqlSession};
 
-/// Shapes remembered per connection; a miss costs one classification.
+/// Shapes remembered per connection (per generation); a miss costs one classification.
 const SHAPES: usize = 256;
 
 /// Longer texts are classified every time rather than kept (256 bulk INSERTs of a megabyte
@@ -133,38 +132,33 @@ fn alone_in_parentheses(b: &[u8], start: usize, end: usize) -> bool {
 
 /// Classifications of one connection's texts by shape, for those whose finding holds for
 /// their whole shape (`Classification::shareable`).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ShapeCache {
-    shapes: HashMap<String, (Classification, u64)>,
-    clock: u64,
+    shapes: Recent<String, Classification>,
+}
+
+impl Default for ShapeCache {
+    fn default() -> Self {
+        ShapeCache {
+            shapes: Recent::new(SHAPES),
+        }
+    }
 }
 
 impl ShapeCache {
     /// Classifies `sql` as `session` would, from a text of the same shape when one was seen.
     pub fn classify(&mut self, session: &SqlSession, sql: &str) -> Classification {
-        self.clock += 1;
         let Some(key) = (sql.len() <= LONGEST).then(|| shape(sql)).flatten() else {
             return session.classify(sql);
         };
-        if let Some((known, used)) = self.shapes.get_mut(&key) {
-            *used = self.clock;
+        if let Some(known) = self.shapes.get(&key) {
             return known.reshaped(sql);
         }
         let classification = session.classify(sql);
         if classification.shareable().is_some() {
-            self.remember(key, classification.clone());
+            self.shapes.insert(key, classification.clone());
         }
         classification
-    }
-
-    fn remember(&mut self, key: String, classification: Classification) {
-        if self.shapes.len() >= SHAPES {
-            let oldest = self.shapes.iter().min_by_key(|(_, (_, used))| *used);
-            if let Some(key) = oldest.map(|(k, _)| k.clone()) {
-                self.shapes.remove(&key);
-            }
-        }
-        self.shapes.insert(key, (classification, self.clock));
     }
 }
 

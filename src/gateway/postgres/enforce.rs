@@ -3,25 +3,26 @@
 //! default policy" and "Approvals").
 //!
 //! Classification costs tens of microseconds per statement, so verdicts are cached per
-//! connection by exact SQL text: a small LRU for texts, and the prepared statement itself for
+//! connection by exact SQL text: a small cache of recent texts, and the prepared statement itself for
 //! the extended protocol (a Parse is decided once, its Executes reuse it). A text's class can
-//! depend on the statements prepared on the connection (`EXECUTE name`), so the LRU is emptied
-//! whenever those change. Below the LRU, texts that differ only in their constants share one
+//! depend on the statements prepared on the connection (`EXECUTE name`), so that cache is emptied
+//! whenever those change. Below it, texts that differ only in their constants share one
 //! classification when no constant decided it (`policy::shape`); the rules and the masker still
 //! see each text.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::approval::{self, Approver, Ask};
 use crate::config::Action;
 use crate::mask::Masker;
+use crate::policy::recent::Recent;
 use crate::policy::shape::{self, ShapeCache};
 use crate::policy::sql::{Classification, SqlSession};
 use crate::policy::{Class, Decision, Policy, action_name};
 
-/// Texts remembered per connection; a miss costs one classification.
-const LRU_ENTRIES: usize = 256;
+/// Texts remembered per connection (per generation); a miss costs a shape lookup or a
+/// classification.
+const RECENT_TEXTS: usize = 256;
 
 /// What a connection needs from the session to enforce the policy.
 #[derive(Clone)]
@@ -70,8 +71,7 @@ pub struct Enforcer {
     target: Arc<str>,
     session: SqlSession,
     shapes: ShapeCache,
-    lru: HashMap<Arc<str>, (Arc<Verdict>, u64)>,
-    clock: u64,
+    texts: Recent<Arc<str>, Arc<Verdict>>,
 }
 
 impl Enforcer {
@@ -81,17 +81,14 @@ impl Enforcer {
             target,
             session: SqlSession::new(),
             shapes: ShapeCache::default(),
-            lru: HashMap::new(),
-            clock: 0,
+            texts: Recent::new(RECENT_TEXTS),
         }
     }
 
     /// The verdict on a text, from the cache when the same text was seen before.
     pub fn verdict(&mut self, sql: &str) -> Arc<Verdict> {
-        self.clock += 1;
-        if let Some((verdict, used)) = self.lru.get_mut(sql) {
-            *used = self.clock;
-            return verdict.clone();
+        if let Some(verdict) = self.texts.get(sql) {
+            return verdict;
         }
         let classification = self.shapes.classify(&self.session, sql);
         let decision = self.guard.policy.decide_sql(&self.target, &classification);
@@ -105,19 +102,9 @@ impl Enforcer {
         });
         // A text that prepares or deallocates changes the session when it runs: never reuse.
         if !verdict.classification.changes_prepared() && sql.len() <= shape::LONGEST {
-            self.remember_text(sql, verdict.clone());
+            self.texts.insert(sql, verdict.clone());
         }
         verdict
-    }
-
-    fn remember_text(&mut self, sql: Arc<str>, verdict: Arc<Verdict>) {
-        if self.lru.len() >= LRU_ENTRIES {
-            let oldest = self.lru.iter().min_by_key(|(_, (_, used))| *used);
-            if let Some(key) = oldest.map(|(k, _)| k.clone()) {
-                self.lru.remove(&key);
-            }
-        }
-        self.lru.insert(sql, (verdict, self.clock));
     }
 
     /// The verdict on something guard cannot see the SQL of (an Execute of a portal it did not
@@ -138,7 +125,7 @@ impl Enforcer {
     pub fn prepared(&mut self, name: &str, verdict: &Verdict) {
         self.session.remember(name, verdict.classification.clone());
         if !name.is_empty() {
-            self.lru.clear();
+            self.texts.clear();
         }
     }
 
@@ -146,7 +133,7 @@ impl Enforcer {
     pub fn closed(&mut self, name: &str) {
         self.session.forget(name);
         if !name.is_empty() {
-            self.lru.clear();
+            self.texts.clear();
         }
     }
 
@@ -154,7 +141,7 @@ impl Enforcer {
     pub fn ran(&mut self, verdict: &Verdict) {
         if verdict.classification.changes_prepared() {
             self.session.apply(&verdict.classification);
-            self.lru.clear();
+            self.texts.clear();
         }
     }
 
