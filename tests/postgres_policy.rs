@@ -234,6 +234,40 @@ fn a_rule_that_allows_writes_lets_pgbench_write() {
     gw.verify_last();
 }
 
+/// Statements of one shape share a classification only when no constant decided it: after
+/// `WHERE 1 = 2` and `WHERE id = 1` have run, `WHERE 1 = 1` (every row) is still refused, on the
+/// same connection, in simple and extended protocol.
+#[test]
+fn constants_that_change_the_class_are_seen_on_every_statement() {
+    let gw = Gateway::new("[[rule]]\ntarget = \"shop\"\nclass = [\"write\"]\naction = \"allow\"\n");
+    let out = gw.psql(
+        "delete from t where 1 = 2;\n\
+         update t set name = 'x' where id = 1;\n\
+         update t set name = 'y' where id = 2;\n\
+         delete from t where 1 = 1;\n\
+         update t set name = 'z' where 'a' = 'a';\n",
+    );
+    assert!(out.contains("UPDATE 1"), "{out}");
+    assert_eq!(out.matches("42501").count(), 2, "{out}");
+    assert_eq!(gw.rows().trim(), "3");
+    let script = format!(
+        "python3 -c \"import psycopg, os\n\
+         c = psycopg.connect(os.environ['SHOP_DATABASE_URL'], autocommit=True)\n\
+         for n in (2, 3, 1):\n\
+         \x20   try:\n\
+         \x20       c.execute('delete from t where 1 = ' + str(n)); print('ran', n)\n\
+         \x20   except Exception as e: print('refused', n, e.sqlstate)\n\" 2>&1"
+    );
+    let text = support::stdout(&gw.run(&script)).replace('\r', "");
+    assert!(text.contains("ran 2") && text.contains("ran 3"), "{text}");
+    assert!(text.contains("refused 1 42501"), "{text}");
+    assert_eq!(gw.rows().trim(), "3");
+    let transcript = gw.transcript();
+    let every_row = query(&transcript, "delete from t where 1 = 1");
+    assert_eq!(every_row["class"], "dangerous", "{every_row}");
+    assert_eq!(every_row["decision"], "deny", "{every_row}");
+}
+
 #[test]
 fn sql_in_the_transcript_is_masked() {
     let gw = Gateway::new("[mask]\ndetectors = \"default\"\n");
