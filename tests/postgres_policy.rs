@@ -250,15 +250,13 @@ fn constants_that_change_the_class_are_seen_on_every_statement() {
     assert!(out.contains("UPDATE 1"), "{out}");
     assert_eq!(out.matches("42501").count(), 2, "{out}");
     assert_eq!(gw.rows().trim(), "3");
-    let script = format!(
-        "python3 -c \"import psycopg, os\n\
+    let script = "python3 -c \"import psycopg, os\n\
          c = psycopg.connect(os.environ['SHOP_DATABASE_URL'], autocommit=True)\n\
          for n in (2, 3, 1):\n\
          \x20   try:\n\
          \x20       c.execute('delete from t where 1 = ' + str(n)); print('ran', n)\n\
-         \x20   except Exception as e: print('refused', n, e.sqlstate)\n\" 2>&1"
-    );
-    let text = support::stdout(&gw.run(&script)).replace('\r', "");
+         \x20   except Exception as e: print('refused', n, e.sqlstate)\n\" 2>&1";
+    let text = support::stdout(&gw.run(script)).replace('\r', "");
     assert!(text.contains("ran 2") && text.contains("ran 3"), "{text}");
     assert!(text.contains("refused 1 42501"), "{text}");
     assert_eq!(gw.rows().trim(), "3");
