@@ -81,13 +81,23 @@ struct Chain {
 }
 
 impl Transcript {
-    /// Creates a new transcript file (mode 0600); an existing file is never appended to.
+    /// Creates a new transcript file (mode 0600); an existing file is never appended to. The
+    /// file stays locked while this process lives, so `guard verify` can tell a session that is
+    /// still running from one whose guard died before writing its end.
     pub fn create(path: &Path) -> io::Result<Self> {
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(path)?;
+        // SAFETY: flock on the descriptor just opened. Without the lock (a filesystem that has
+        // none) verify only loses the running/stopped distinction.
+        unsafe {
+            libc::flock(
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                libc::LOCK_EX | libc::LOCK_NB,
+            );
+        }
         Ok(Transcript {
             chain: Arc::new(Mutex::new(Chain {
                 file,
