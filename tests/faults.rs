@@ -453,3 +453,133 @@ fn clients_that_break_off_and_ten_thousand_tiny_queries_leave_nothing_behind() {
     let out = setup.home.run(&["verify", "last"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// A small tmpfs mounted for one test, unmounted however the test ends.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: PathBuf, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(&at).unwrap();
+        let status = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(&at)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount -t tmpfs failed as root");
+        Tmpfs(at)
+    }
+
+    /// Writes a file until the filesystem refuses more.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut file = std::fs::File::create(self.0.join("filler")).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        loop {
+            if let Err(e) = file.write_all(&chunk).and_then(|()| file.sync_all()) {
+                assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{e}");
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let unmounted = Command::new("umount").arg(&self.0).status();
+        if !unmounted.is_ok_and(|s| s.success()) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+}
+
+#[test]
+fn a_full_disk_under_the_session_folder_refuses_what_cannot_be_recorded() {
+    if !support::is_root() {
+        eprintln!("skipped: mounting a small tmpfs as the session folder's disk needs root");
+        return;
+    }
+    let setup = Setup::fixed();
+    setup.pg.sql_in(
+        "shop",
+        "create table t (n int, note text); alter table t owner to app",
+    );
+    let disk = Tmpfs::mount(setup.home.path().join("disk"), "1m");
+    let child = setup
+        .guard()
+        .env("GUARD_HOME", &disk.0)
+        .args(["-c", "guard.toml", "--", "sh", "-c"])
+        .arg(format!(
+            "python3 {} \"$FLAGS\"",
+            client_script("disk_full.py")
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the first insert", Duration::from_secs(30), || {
+        setup.flag("ready").exists()
+    });
+    disk.fill();
+    setup.raise("full");
+    let out = finish(child, Duration::from_secs(30));
+
+    let not_run = "error 58030 guard: cannot record the statement, so it was not run:";
+    let large = answer(&out, "large");
+    assert!(
+        large.starts_with(not_run) && large.contains("No space left on device"),
+        "{large}"
+    );
+    assert!(answer(&out, "small").starts_with(not_run));
+    assert!(answer(&out, "held-read").starts_with(not_run));
+    let new = answer(&out, "new-connection");
+    assert!(
+        new.contains("guard: cannot record the connection, so it was refused"),
+        "{new}"
+    );
+    // Nothing ran that was not recorded: the table is as the last recorded statement left it.
+    assert_eq!(setup.pg.sql_in("shop", "select count(*) from t"), "1");
+    let err = stderr(&out);
+    let told: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("guard: cannot write the transcript in "))
+        .collect();
+    assert_eq!(told.len(), 1, "{err}");
+    assert!(
+        told[0].contains("No space left on device") && told[0].contains("hint: free space"),
+        "{err}"
+    );
+
+    // The transcript stops at its last whole record, and says it has no end.
+    let sessions = disk.0.join("sessions");
+    let dir = std::fs::read_dir(&sessions)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let records = records_in(&dir);
+    let inserts: Vec<&Value> = of(&records, "query")
+        .into_iter()
+        .filter(|q| q["sql"].as_str().is_some_and(|s| s.starts_with("insert")))
+        .collect();
+    assert_eq!(inserts.len(), 1, "{inserts:#?}");
+    let verify = setup
+        .home
+        .guard()
+        .env("GUARD_HOME", &disk.0)
+        .args(["verify", "last"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&verify).contains("the session")
+            && stderr(&verify).contains("records it has are intact"),
+        "{}",
+        stderr(&verify)
+    );
+}

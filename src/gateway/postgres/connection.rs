@@ -45,9 +45,18 @@ pub async fn serve(
     };
     let ctx = Arc::new(shared.context());
     let client = peer.to_string();
-    ctx.record_connection("open", &client, None);
+    // Fail closed: a connection the transcript cannot show is not served.
+    if let Err(e) = ctx.record_connection("open", &client, None) {
+        let message = format!("guard: cannot record the connection, so it was refused: {e}");
+        return refuse(
+            &mut socket,
+            HandshakeError::fatal(sqlstate::IO_ERROR, message),
+        )
+        .await;
+    }
     let error = session(&shared, &ctx, socket, buf, params, shutdown).await;
-    ctx.record_connection("close", &client, error.as_deref());
+    // Too late to refuse anything: a failure is the transcript's, reported when it happened.
+    let _ = ctx.record_connection("close", &client, error.as_deref());
 }
 
 /// Tells the client why, when it can understand it, and closes.
