@@ -252,11 +252,16 @@ fn a_broker_that_stops_mid_session_ends_new_logins_clearly_and_the_session_still
         cut.starts_with("error 57P01") && cut.contains("guard:"),
         "{cut}"
     );
+    assert_outage_recorded_and_told(&setup, &out, &lease_id);
+}
 
+/// The failed renewal and the failed revocation at the end are `credential` records of the
+/// lease, the human was told of both, and the session sealed normally.
+fn assert_outage_recorded_and_told(setup: &Setup, out: &Output, lease_id: &str) {
     let records = setup.records();
     let failed = credentials(&records, "failed");
     let renewal = failed[0];
-    assert_eq!(renewal["lease_id"], lease_id.as_str(), "{renewal}");
+    assert_eq!(renewal["lease_id"], lease_id, "{renewal}");
     assert!(
         renewal["error"]
             .as_str()
@@ -265,10 +270,10 @@ fn a_broker_that_stops_mid_session_ends_new_logins_clearly_and_the_session_still
     );
     // The revocation at the end failed too, and says so.
     assert!(
-        failed.last().unwrap()["lease_id"] == lease_id.as_str(),
+        failed.last().unwrap()["lease_id"] == lease_id,
         "{failed:#?}"
     );
-    let err = stderr(&out);
+    let err = stderr(out);
     assert!(
         err.contains("guard: cannot renew the credentials of `shop`"),
         "{err}"
@@ -297,43 +302,12 @@ fn guard_killed_outright_leaves_an_intact_transcript_without_an_end_and_the_leas
     // While guard runs, its session is unfinished but not broken.
     let err = stderr(&setup.home.run(&["verify", "last"]));
     assert!(err.contains("the session is still running"), "{err}");
-    let out = setup.home.run(&["sessions", "--json"]);
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows[0]["records"], "running");
+    assert_eq!(newest_session(&setup.home)["records"], "running");
     // SAFETY: kill only sends a signal to the guard this test started.
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     child.wait().unwrap();
     let dir = setup.home.last_session();
-    let id = dir.file_name().unwrap().to_str().unwrap().to_string();
-
-    // Every record guard wrote is whole and chained; only the end is missing.
-    let records = records_in(&dir);
-    assert!(of(&records, "session_end").is_empty());
-    assert_eq!(of(&records, "query").len(), 1, "{records:#?}");
-    let out = setup.home.run(&["verify", &id]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(err.contains("no session_end record"), "{err}");
-    assert!(err.contains("guard stopped before"), "{err}");
-    assert!(
-        err.contains(&format!("the {} records it has are intact", records.len())),
-        "{err}"
-    );
-    assert!(err.contains("hint: nothing recorded was altered"), "{err}");
-    assert!(!err.contains("do not trust"), "{err}");
-
-    let out = setup.home.run(&["sessions"]);
-    let row = stdout(&out)
-        .lines()
-        .find(|l| l.starts_with(&id))
-        .map(str::to_string)
-        .unwrap_or_else(|| panic!("{}", stdout(&out)));
-    assert!(row.contains("no end"), "{row}");
-    let out = setup.home.run(&["sessions", "--json"]);
-    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows[0]["verified"], false);
-    assert_eq!(rows[0]["ended"], false);
-    assert_eq!(rows[0]["records"], "no end");
+    assert_reads_as_unfinished(&setup.home, &dir);
 
     // Nobody revoked the lease: the broker ends it, and drops the role, at its TTL.
     let bao = setup.bao();
@@ -346,10 +320,49 @@ fn guard_killed_outright_leaves_an_intact_transcript_without_an_end_and_the_leas
     let path = dir.join("transcript.jsonl");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, text.replacen("40 + 2", "40 + 3", 1)).unwrap();
-    let err = stderr(&setup.home.run(&["verify", &id]));
+    let err = stderr(&setup.home.run(&["verify", "last"]));
     assert!(err.contains("a line was altered"), "{err}");
     assert!(err.contains("do not trust them"), "{err}");
     assert!(!err.contains("guard stopped before"), "{err}");
+}
+
+/// `guard sessions --json`'s newest row.
+fn newest_session(home: &Home) -> Value {
+    let out = home.run(&["sessions", "--json"]);
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    rows[0].clone()
+}
+
+/// Every record of a session whose guard died is whole and chained, only the end is missing,
+/// and `verify` and `sessions` say so without calling it tampered.
+fn assert_reads_as_unfinished(home: &Home, dir: &Path) {
+    let id = dir.file_name().unwrap().to_str().unwrap().to_string();
+    let records = records_in(dir);
+    assert!(of(&records, "session_end").is_empty());
+    assert_eq!(of(&records, "query").len(), 1, "{records:#?}");
+    let out = home.run(&["verify", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("no session_end record"), "{err}");
+    assert!(err.contains("guard stopped before"), "{err}");
+    assert!(
+        err.contains(&format!("the {} records it has are intact", records.len())),
+        "{err}"
+    );
+    assert!(err.contains("hint: nothing recorded was altered"), "{err}");
+    assert!(!err.contains("do not trust"), "{err}");
+
+    let out = home.run(&["sessions"]);
+    let row = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with(&id))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("{}", stdout(&out)));
+    assert!(row.contains("no end"), "{row}");
+    let row = newest_session(home);
+    assert_eq!(row["verified"], false);
+    assert_eq!(row["ended"], false);
+    assert_eq!(row["records"], "no end");
 }
 
 #[test]
@@ -426,13 +439,20 @@ fn clients_that_break_off_and_ten_thousand_tiny_queries_leave_nothing_behind() {
         eprintln!("not root: guard's descriptors were not counted");
     }
 
-    let records = setup.records();
-    let queries = of(&records, "query");
+    assert_all_recorded(&setup.records());
+    let out = setup.home.run(&["verify", "last"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// Each of the 10,000 statements of both kinds has its `query` and `result` records, and every
+/// connection opened, however it broke off, was closed.
+fn assert_all_recorded(records: &[Value]) {
+    let queries = of(records, "query");
     for sql in ["select 1;", "select $1::int"] {
         let n = queries.iter().filter(|q| q["sql"] == sql).count();
         assert_eq!(n, 10_000, "`{sql}` recorded {n} times");
     }
-    let results: std::collections::HashSet<String> = of(&records, "result")
+    let results: std::collections::HashSet<String> = of(records, "result")
         .iter()
         .map(|r| r["id"].to_string())
         .collect();
@@ -442,7 +462,7 @@ fn clients_that_break_off_and_ten_thousand_tiny_queries_leave_nothing_behind() {
             .all(|q| results.contains(&q["id"].to_string())),
         "a query without its result"
     );
-    let connections = of(&records, "connection");
+    let connections = of(records, "connection");
     let opened = connections.iter().filter(|c| c["action"] == "open").count();
     let closed = connections
         .iter()
@@ -450,8 +470,6 @@ fn clients_that_break_off_and_ten_thousand_tiny_queries_leave_nothing_behind() {
         .count();
     assert!(opened >= 40, "{opened} connections opened");
     assert_eq!(opened, closed, "every connection opened was closed");
-    let out = setup.home.run(&["verify", "last"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
 /// A small tmpfs mounted for one test, unmounted however the test ends.
@@ -544,7 +562,13 @@ fn a_full_disk_under_the_session_folder_refuses_what_cannot_be_recorded() {
     );
     // Nothing ran that was not recorded: the table is as the last recorded statement left it.
     assert_eq!(setup.pg.sql_in("shop", "select count(*) from t"), "1");
-    let err = stderr(&out);
+    assert_told_once(&out);
+    assert_ends_at_the_last_whole_record(&setup, &disk.0);
+}
+
+/// guard's stderr says once why it refuses, and what to do.
+fn assert_told_once(out: &Output) {
+    let err = stderr(out);
     let told: Vec<&str> = err
         .lines()
         .filter(|l| l.starts_with("guard: cannot write the transcript in "))
@@ -554,9 +578,12 @@ fn a_full_disk_under_the_session_folder_refuses_what_cannot_be_recorded() {
         told[0].contains("No space left on device") && told[0].contains("hint: free space"),
         "{err}"
     );
+}
 
-    // The transcript stops at its last whole record, and says it has no end.
-    let sessions = disk.0.join("sessions");
+/// The transcript on the full disk stops at its last whole record (every line parses), the one
+/// insert that ran is in it, and `verify` says it has no end rather than that it is broken.
+fn assert_ends_at_the_last_whole_record(setup: &Setup, home: &Path) {
+    let sessions = home.join("sessions");
     let dir = std::fs::read_dir(&sessions)
         .unwrap()
         .next()
@@ -572,7 +599,7 @@ fn a_full_disk_under_the_session_folder_refuses_what_cannot_be_recorded() {
     let verify = setup
         .home
         .guard()
-        .env("GUARD_HOME", &disk.0)
+        .env("GUARD_HOME", home)
         .args(["verify", "last"])
         .output()
         .unwrap();

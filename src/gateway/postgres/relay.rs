@@ -123,22 +123,23 @@ async fn conclude(end: End, back: &mut Backend, ends: &mut Ends, target: &str) -
             back.abandon(&lost("guard: the session ended before the result"));
             terminate_upstream(ends).await;
         }
-        End::LeaseEnded => {
-            // What the broker's revocation would do at the end of the lease, had it run: the
-            // credential's sessions end with it (SQLSTATE as for pg_terminate_backend).
-            let message = format!(
-                "guard: the lease on the credentials of target `{target}` ended, so this \
-                 connection ended with it; a new connection uses newer credentials if the broker \
-                 issued them"
-            );
-            outcome.cancel_upstream = back.in_flight();
-            tell_client(ends, "57P01", &message).await;
-            back.abandon(&lost(&message));
-            terminate_upstream(ends).await;
-            outcome.error = Some(message);
-        }
+        End::LeaseEnded => lease_ended(back, ends, &mut outcome, target).await,
     }
     outcome
+}
+
+/// What the broker's revocation would do at the end of the lease, had it run: the credential's
+/// sessions end with it (SQLSTATE 57P01, as for pg_terminate_backend).
+async fn lease_ended(back: &mut Backend, ends: &mut Ends, outcome: &mut Outcome, target: &str) {
+    let message = format!(
+        "guard: the lease on the credentials of target `{target}` ended, so this connection \
+         ended with it; a new connection uses newer credentials if the broker issued them"
+    );
+    outcome.cancel_upstream = back.in_flight();
+    tell_client(ends, "57P01", &message).await;
+    back.abandon(&lost(&message));
+    terminate_upstream(ends).await;
+    outcome.error = Some(message);
 }
 
 /// The server went away: the client hears it from guard (unless the server already sent its
