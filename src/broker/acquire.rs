@@ -169,6 +169,8 @@ async fn lease(
     }
     let handle = CredentialHandle::new(&target.name, *source, issued.credential);
     if let Some(grant) = issued.lease.filter(|g| !g.duration.is_zero()) {
+        let schedule = Schedule::new(sent, &grant);
+        handle.lease_ends(schedule.expires_at());
         ctx.leases.keep(Keeper {
             target: target.name.clone(),
             source: *source,
@@ -176,8 +178,9 @@ async fn lease(
             field: field.map(str::to_string),
             client: Arc::clone(client),
             handle: handle.clone(),
-            schedule: Schedule::new(sent, &grant),
+            schedule,
             lease: grant,
+            failing: false,
         });
     }
     Ok(handle)

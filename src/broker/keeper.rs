@@ -51,6 +51,8 @@ pub(super) struct Keeper {
     pub handle: CredentialHandle,
     pub lease: Grant,
     pub schedule: Schedule,
+    /// The broker failed since the last success: the human has been told once.
+    pub failing: bool,
 }
 
 impl Leases {
@@ -177,6 +179,8 @@ impl Keeper {
         {
             Ok(grant) => {
                 self.schedule.renewed(sent, grant.duration);
+                self.handle.lease_ends(self.schedule.expires_at());
+                self.failing = false;
                 rec.write(
                     "renewed",
                     Some(&grant.lease_id),
@@ -191,9 +195,31 @@ impl Keeper {
                     None,
                     Some(&e.to_string()),
                 );
+                self.broker_failed(&e);
                 self.schedule.refused(Instant::now());
             }
         }
+    }
+
+    /// Keeps why the broker failed, for the connections refused once the lease ends, and tells
+    /// the human once per run of failures: the session goes on, but not past the lease.
+    fn broker_failed(&mut self, error: &BrokerError) {
+        self.handle.trouble(&error.to_string());
+        if std::mem::replace(&mut self.failing, true) {
+            return;
+        }
+        let left = self
+            .schedule
+            .expires_at()
+            .saturating_duration_since(Instant::now());
+        crate::gateway::alert(&format!(
+            "guard: cannot renew the credentials of `{}`: {error}; they end in {} s, and with them \
+             the connections to `{}`, unless the broker answers by then; hint: {}",
+            self.target,
+            left.as_secs(),
+            self.target,
+            error.hint()
+        ));
     }
 
     /// Issues new credentials and makes them current; `false` when they carry no lease to keep.
@@ -204,28 +230,35 @@ impl Keeper {
             Ok(issued) => issued,
             Err(e) => {
                 rec.write("failed", None, None, Some(&e.to_string()));
+                self.broker_failed(&e);
                 self.schedule.reissue_failed(Instant::now());
                 return true;
             }
         };
+        self.failing = false;
         leases
             .shared
             .transcript
             .redact(secrecy::ExposeSecret::expose_secret(
                 &issued.credential.password,
             ));
-        self.handle.replace(issued.credential);
         leases.superseded(&self.lease.lease_id, self.schedule.expires_at());
         let lease_id = issued.lease.as_ref().map(|g| g.lease_id.as_str());
         rec.write("issued", lease_id, issued.ttl_s, None);
-        match issued.lease.filter(|g| !g.duration.is_zero()) {
-            Some(grant) => {
+        let grant = issued.lease.filter(|g| !g.duration.is_zero());
+        let schedule = grant.as_ref().map(|g| Schedule::new(sent, g));
+        self.handle.replace(
+            issued.credential,
+            schedule.as_ref().map(Schedule::expires_at),
+        );
+        match (grant, schedule) {
+            (Some(grant), Some(schedule)) => {
                 leases.track(&self.target, self.source, &grant.lease_id, &self.client);
-                self.schedule = Schedule::new(sent, &grant);
+                self.schedule = schedule;
                 self.lease = grant;
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 }

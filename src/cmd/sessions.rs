@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::cli::SessionsArgs;
 use crate::cmd::CliError;
+use crate::record::verify::Unfinished;
 use crate::review::{Session, human_duration};
 use crate::session::folder;
 
@@ -48,7 +49,7 @@ pub fn cmd_sessions(args: SessionsArgs) -> Result<i32, CliError> {
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "-".into()),
             decisions(&row["decisions"]),
-            if row["verified"] == true { "yes" } else { "NO" },
+            verified(row),
             clip(row["command"].as_str().unwrap_or(""), 40),
         );
     }
@@ -66,7 +67,28 @@ fn summary(s: &Session) -> Value {
         "exit_code": s.meta["exit_code"],
         "decisions": s.decisions(),
         "verified": s.verdict.intact(),
+        "ended": s.of_type("session_end").next().is_some(),
+        "records": records_state(s),
     })
+}
+
+/// `yes`, `NO`, or for records intact up to a missing end: `running` or `no end`.
+fn verified(row: &Value) -> &str {
+    match row["records"].as_str() {
+        Some("intact") => "yes",
+        Some("broken") | None => "NO",
+        Some(other) => other,
+    }
+}
+
+/// What `verify` found: `intact`, `broken`, or an intact chain without its end.
+fn records_state(s: &Session) -> &'static str {
+    match s.verdict.unfinished {
+        _ if s.verdict.intact() => "intact",
+        Some(Unfinished::Running) => "running",
+        Some(Unfinished::Stopped) => "no end",
+        None => "broken",
+    }
 }
 
 /// `allow 12 deny 1`, or `-` when nothing was run against a target.

@@ -3,7 +3,7 @@
 
 use crate::cli::VerifyArgs;
 use crate::cmd::{CliError, resolve_session};
-use crate::record::verify::verify_session;
+use crate::record::verify::{Unfinished, verify_session};
 
 pub fn cmd_verify(args: VerifyArgs) -> Result<i32, CliError> {
     let (id, dir) = resolve_session(&args.session)?;
@@ -19,8 +19,14 @@ pub fn cmd_verify(args: VerifyArgs) -> Result<i32, CliError> {
     for problem in &verdict.problems {
         eprintln!("guard: {id}: {problem}");
     }
-    eprintln!(
-        "hint: the session's records were altered, removed or are incomplete; do not trust them"
-    );
+    let hint = match verdict.unfinished {
+        Some(Unfinished::Running) => "run `guard verify` again once the session has ended",
+        Some(Unfinished::Stopped) => {
+            "nothing recorded was altered, but what happened after the last record is unknown; \
+             leases the session held end with their TTL"
+        }
+        None => "the session's records were altered, removed or are incomplete; do not trust them",
+    };
+    eprintln!("hint: {hint}");
     Ok(1)
 }

@@ -60,6 +60,9 @@ fn mask_strings(masker: &crate::mask::Masker, value: &mut Value) {
 /// The `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// What to do when the transcript first cannot be written.
+pub type FailureHook = Box<dyn FnOnce(&io::Error) + Send>;
+
 #[derive(Clone)]
 pub struct Transcript {
     chain: Arc<Mutex<Chain>>,
@@ -67,9 +70,14 @@ pub struct Transcript {
 
 struct Chain {
     file: File,
+    /// Bytes of whole lines in the file: where a failed write is cut back to.
+    written: u64,
     next_seq: u64,
     prev: String,
-    poisoned: bool,
+    /// Why a write failed; every later append fails with it.
+    poisoned: Option<String>,
+    /// Told once, when the first write fails (the session tells the human).
+    on_failure: Option<FailureHook>,
     by_type: BTreeMap<String, u64>,
     by_decision: BTreeMap<String, u64>,
     /// Registered credentials as they appear inside JSON strings, with a prepared searcher each.
@@ -81,19 +89,31 @@ struct Chain {
 }
 
 impl Transcript {
-    /// Creates a new transcript file (mode 0600); an existing file is never appended to.
+    /// Creates a new transcript file (mode 0600); an existing file is never appended to. The
+    /// file stays locked while this process lives, so `guard verify` can tell a session that is
+    /// still running from one whose guard died before writing its end.
     pub fn create(path: &Path) -> io::Result<Self> {
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(path)?;
+        // SAFETY: flock on the descriptor just opened. Without the lock (a filesystem that has
+        // none) verify only loses the running/stopped distinction.
+        unsafe {
+            libc::flock(
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                libc::LOCK_EX | libc::LOCK_NB,
+            );
+        }
         Ok(Transcript {
             chain: Arc::new(Mutex::new(Chain {
                 file,
+                written: 0,
                 next_seq: 0,
                 prev: GENESIS.to_string(),
-                poisoned: false,
+                poisoned: None,
+                on_failure: None,
                 by_type: BTreeMap::new(),
                 by_decision: BTreeMap::new(),
                 secrets: Vec::new(),
@@ -120,6 +140,11 @@ impl Transcript {
     /// the masker would mask.
     pub fn set_masker(&self, masker: crate::mask::Masker) {
         self.lock().masker = Some(masker);
+    }
+
+    /// Runs `hook` when a write first fails, from then on refused (see the module docs).
+    pub fn on_failure(&self, hook: FailureHook) {
+        self.lock().on_failure = Some(hook);
     }
 
     /// Appends one record of type `kind` with the given fields (an object) and returns its `seq`.
@@ -213,11 +238,7 @@ impl Chain {
         decision: Option<&str>,
         members: &[u8],
     ) -> io::Result<u64> {
-        if self.poisoned {
-            return Err(io::Error::other(
-                "the transcript could not be written earlier",
-            ));
-        }
+        self.check_poisoned()?;
         let seq = self.next_seq;
         let mut line: Vec<u8> = Vec::with_capacity(128 + members.len());
         let _ = write!(line, "{{\"seq\":{seq},\"ts\":\"");
@@ -263,22 +284,37 @@ impl Chain {
     }
 
     /// One write for everything queued: a reader never sees half a line from us unless we die
-    /// mid-write. A failed write poisons the chain: a hole in it could not be verified.
+    /// mid-write. A failed write poisons the chain: a hole in it could not be verified. What a
+    /// failed write left (a full disk takes part of it) is cut off, so the file still ends with
+    /// a whole, chained line.
     fn write_pending(&mut self) -> io::Result<()> {
-        if self.poisoned {
-            return Err(io::Error::other(
-                "the transcript could not be written earlier",
-            ));
-        }
+        self.check_poisoned()?;
         if self.pending.is_empty() {
             return Ok(());
         }
         let result = self.file.write_all(&self.pending);
+        let len = self.pending.len() as u64;
         self.pending.clear();
-        if result.is_err() {
-            self.poisoned = true;
+        match &result {
+            Ok(()) => self.written += len,
+            Err(e) => {
+                self.poisoned = Some(e.to_string());
+                let _ = self.file.set_len(self.written);
+                if let Some(hook) = self.on_failure.take() {
+                    hook(e);
+                }
+            }
         }
         result
+    }
+
+    fn check_poisoned(&self) -> io::Result<()> {
+        match &self.poisoned {
+            Some(why) => Err(io::Error::other(format!(
+                "the transcript could not be written earlier ({why})"
+            ))),
+            None => Ok(()),
+        }
     }
 }
 

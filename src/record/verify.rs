@@ -86,6 +86,18 @@ pub struct Verdict {
     pub records: usize,
     pub head: Option<String>,
     pub problems: Vec<String>,
+    /// Set when the one problem is that the session has no end yet, not that anything in it
+    /// was altered: its records are whole and chained up to the last.
+    pub unfinished: Option<Unfinished>,
+}
+
+/// Why an intact transcript has no `session_end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unfinished {
+    /// The guard that writes it still holds it (see `Transcript::create`).
+    Running,
+    /// Nobody holds it: guard was killed, the machine stopped, or the end could not be written.
+    Stopped,
 }
 
 impl Verdict {
@@ -99,6 +111,7 @@ pub fn verify_session(dir: &Path) -> Verdict {
         records: 0,
         head: None,
         problems: Vec::new(),
+        unfinished: None,
     };
     let chain = match std::fs::read(dir.join("transcript.jsonl")) {
         Ok(bytes) => match check_chain(&bytes) {
@@ -121,16 +134,53 @@ pub fn verify_session(dir: &Path) -> Verdict {
     verdict.head = Some(chain.head.clone());
     let end = chain.records.last().filter(|r| r["type"] == "session_end");
     let Some(end) = end else {
-        verdict.problems.push(
-            "transcript.jsonl has no session_end record: the session did not finish \
-             (guard was killed, or it is still running)"
-                .into(),
-        );
+        no_end(dir, &mut verdict);
         return verdict;
     };
     check_metadata(dir, &chain.head, &mut verdict.problems);
     check_cast(dir, end, &mut verdict.problems);
     verdict
+}
+
+/// A transcript without `session_end`: unfinished when `session.json` names no final digest
+/// (guard writes it only with the end), else records were removed from the end.
+fn no_end(dir: &Path, verdict: &mut Verdict) {
+    let sealed = std::fs::read(dir.join("session.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .is_some_and(|m| m["transcript_sha256"].is_string());
+    let n = verdict.records;
+    let problem = if sealed {
+        "transcript.jsonl has no session_end record, but session.json says the session ended: \
+         records were removed from the end"
+            .to_string()
+    } else if still_written(&dir.join("transcript.jsonl")) {
+        verdict.unfinished = Some(Unfinished::Running);
+        format!(
+            "transcript.jsonl has no session_end record yet: the session is still running \
+             (the {n} records so far are intact)"
+        )
+    } else {
+        verdict.unfinished = Some(Unfinished::Stopped);
+        format!(
+            "transcript.jsonl has no session_end record: guard stopped before it could end the \
+             session (it was killed, its machine stopped, or it could not write); the {n} records \
+             it has are intact"
+        )
+    };
+    verdict.problems.push(problem);
+}
+
+/// Whether a running guard holds the transcript's lock (taken by `Transcript::create`; the
+/// kernel drops it when that process ends, however it ends).
+fn still_written(path: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor we own; the lock (if we get it) goes with the file.
+    let got = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    got != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EWOULDBLOCK)
 }
 
 fn check_metadata(dir: &Path, head: &str, problems: &mut Vec<String>) {

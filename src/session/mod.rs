@@ -395,6 +395,7 @@ fn open_records(
     let transcript = Transcript::create(&dir.join("transcript.jsonl"))
         .map_err(|e| start_error(125, format!("cannot create the transcript: {e}"), None))?;
     transcript.set_masker(masker.clone());
+    tell_when_unwritable(&transcript, &dir);
     // The command line can carry what the masker masks (`psql -c "... 'bob@example.com'"`).
     let command: Vec<String> = opts
         .argv
@@ -433,6 +434,19 @@ fn open_records(
         started: Instant::now(),
         masker: masker.clone(),
     })
+}
+
+/// Fail closed from the first failed write on (a full disk, a lost mount): the gateways refuse
+/// what they cannot record, and the human hears it once, on guard's own stderr.
+fn tell_when_unwritable(transcript: &Transcript, dir: &std::path::Path) {
+    let folder = dir.display().to_string();
+    transcript.on_failure(Box::new(move |e| {
+        crate::gateway::alert(&format!(
+            "guard: cannot write the transcript in {folder}: {e}; from now on guard refuses \
+             every statement, request and connection, since it cannot record them; hint: free \
+             space on that disk, then end this session and start a new one"
+        ));
+    }));
 }
 
 /// A target as `session_start` lists it: never a credential, only where it comes from.

@@ -94,42 +94,47 @@ def answer_to(payload, login=True):
         s.close()
 
 
-if sys.argv[1:] == ["wrong-secret"]:
+def main():
+    if sys.argv[1:] == ["wrong-secret"]:
+        s = connect()
+        startup(s)
+        print("wrong-secret", scram_login(s, "not-the-secret"))
+        return
+
+    print("garbage", answer_to(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", login=False))
+    print("direct-tls", answer_to(b"\x16\x03\x01\x00\x05hello", login=False))
+    print("old-protocol", answer_to(struct.pack("!ii", 8, 131072), login=False))
+    print("unknown-type", answer_to(b"y" + struct.pack("!i", 4)))
+    print("oversized", answer_to(b"Q" + struct.pack("!i", 200 << 20)))
+    print("bad-length", answer_to(b"Q" + struct.pack("!i", 2)))
+
     s = connect()
     startup(s)
     print("wrong-secret", scram_login(s, "not-the-secret"))
-    sys.exit(0)
+    s.close()
 
-print("garbage", answer_to(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", login=False))
-print("direct-tls", answer_to(b"\x16\x03\x01\x00\x05hello", login=False))
-print("old-protocol", answer_to(struct.pack("!ii", 8, 131072), login=False))
-print("unknown-type", answer_to(b"y" + struct.pack("!i", 4)))
-print("oversized", answer_to(b"Q" + struct.pack("!i", 200 << 20)))
-print("bad-length", answer_to(b"Q" + struct.pack("!i", 2)))
+    # A client that vanishes mid-query: a child process that is killed while its query runs.
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import os, psycopg\n"
+        "c = psycopg.connect(os.environ['SHOP_DATABASE_URL'])\n"
+        "c.execute(\"select pg_sleep(30) /* vanishing */\")\n")])
+    time.sleep(1.5)
+    child.kill()
+    child.wait()
+    import psycopg
 
-s = connect()
-startup(s)
-print("wrong-secret", scram_login(s, "not-the-secret"))
-s.close()
+    with psycopg.connect(os.environ["SHOP_DATABASE_URL"], autocommit=True) as conn:
+        print("others-fine", conn.execute("select 42").fetchone()[0])
+        deadline = time.monotonic() + 5
+        running = 1
+        while running and time.monotonic() < deadline:
+            running = conn.execute(
+                "select count(*) from pg_stat_activity where query like '%vanishing%' and pid <> pg_backend_pid()"
+            ).fetchone()[0]
+            time.sleep(0.2)
+        print("vanished-query-running", running)
+    print("done")
 
-# A client that vanishes mid-query: a child process that is killed while its query runs.
-child = subprocess.Popen([sys.executable, "-c", (
-    "import os, psycopg\n"
-    "c = psycopg.connect(os.environ['SHOP_DATABASE_URL'])\n"
-    "c.execute(\"select pg_sleep(30) /* vanishing */\")\n")])
-time.sleep(1.5)
-child.kill()
-child.wait()
-import psycopg  # noqa: E402
 
-with psycopg.connect(os.environ["SHOP_DATABASE_URL"], autocommit=True) as conn:
-    print("others-fine", conn.execute("select 42").fetchone()[0])
-    deadline = time.monotonic() + 5
-    running = 1
-    while running and time.monotonic() < deadline:
-        running = conn.execute(
-            "select count(*) from pg_stat_activity where query like '%vanishing%' and pid <> pg_backend_pid()"
-        ).fetchone()[0]
-        time.sleep(0.2)
-    print("vanished-query-running", running)
-print("done")
+if __name__ == "__main__":
+    main()

@@ -45,9 +45,18 @@ pub async fn serve(
     };
     let ctx = Arc::new(shared.context());
     let client = peer.to_string();
-    ctx.record_connection("open", &client, None);
+    // Fail closed: a connection the transcript cannot show is not served.
+    if let Err(e) = ctx.record_connection("open", &client, None) {
+        let message = format!("guard: cannot record the connection, so it was refused: {e}");
+        return refuse(
+            &mut socket,
+            HandshakeError::fatal(sqlstate::IO_ERROR, message),
+        )
+        .await;
+    }
     let error = session(&shared, &ctx, socket, buf, params, shutdown).await;
-    ctx.record_connection("close", &client, error.as_deref());
+    // Too late to refuse anything: a failure is the transcript's, reported when it happened.
+    let _ = ctx.record_connection("close", &client, error.as_deref());
 }
 
 /// Tells the client why, when it can understand it, and closes.
@@ -88,10 +97,14 @@ async fn session(
             let message = format!("guard: target `{}`: {e}", shared.target);
             shared.alert(&message, e.hint());
             let code = match e {
-                upstream::UpstreamError::Refused(_) => sqlstate::CONNECTION_REJECTED,
+                upstream::UpstreamError::Refused(_) | upstream::UpstreamError::Expired(_) => {
+                    sqlstate::CONNECTION_REJECTED
+                }
                 _ => sqlstate::CANNOT_CONNECT,
             };
-            refuse(&mut socket, HandshakeError::fatal(code, message.clone())).await;
+            let answer = message::error_with_hint("FATAL", code, &message, Some(e.hint()));
+            let _ = socket.write_all(&answer).await;
+            let _ = socket.shutdown().await;
             return Some(message);
         }
     };
@@ -187,7 +200,16 @@ async fn relay_session(
         masker: shared.masker.clone(),
     };
     let masking = (shared.masker.clone(), Catalog::new(shared.upstream.clone()));
-    let outcome = relay::run(ctx.clone(), guard, ends, upstream.status, shutdown, masking).await;
+    let lease = upstream.lease;
+    let outcome = relay::run(
+        ctx.clone(),
+        guard,
+        ends,
+        (upstream.status, lease),
+        shutdown,
+        masking,
+    )
+    .await;
     drop(registration);
     if let (true, Some(key)) = (outcome.cancel_upstream, upstream_key) {
         let _ = upstream::cancel(&shared.upstream, key.pid, &key.key).await;

@@ -227,6 +227,11 @@ fn put_cstr(buf: &mut BytesMut, s: &str) {
 
 /// `ErrorResponse` with severity (`ERROR` or `FATAL`), SQLSTATE and message.
 pub fn error_response(severity: &str, code: &str, message: &str) -> Bytes {
+    error_with_hint(severity, code, message, None)
+}
+
+/// `error_response` with a hint (field `H`), which psql and libpq print as `HINT:`.
+pub fn error_with_hint(severity: &str, code: &str, message: &str, hint: Option<&str>) -> Bytes {
     build(backend::ERROR_RESPONSE, |b| {
         for (field, value) in [(b'S', severity), (b'V', severity), (b'C', code)] {
             b.put_u8(field);
@@ -234,6 +239,10 @@ pub fn error_response(severity: &str, code: &str, message: &str) -> Bytes {
         }
         b.put_u8(b'M');
         put_cstr(b, message);
+        if let Some(hint) = hint {
+            b.put_u8(b'H');
+            put_cstr(b, hint);
+        }
         b.put_u8(0);
     })
 }

@@ -17,6 +17,7 @@ use super::message::{self, sqlstate};
 use super::statement::{Ctx, Queue, lost};
 use super::status::StatusTap;
 use super::upstream::{BoxRead, BoxWrite};
+use crate::broker::Lease;
 use crate::mask::Masker;
 
 /// Both sides of a connection, after startup.
@@ -43,14 +44,17 @@ enum End {
     Front(Result<FrontEnd, FrontError>),
     Back(Result<BackEnd, BackError>),
     Shutdown,
+    /// The lease of the credential the upstream logged in with ended (see `broker::credential`).
+    LeaseEnded,
 }
 
-/// Relays until either side ends or the session shuts down.
+/// Relays until either side ends, the session shuts down, or the lease the upstream logged in
+/// under ends; `status` is the transaction status the server first reported.
 pub async fn run(
     ctx: Arc<Ctx>,
     guard: Guard,
     mut ends: Ends,
-    status: u8,
+    (status, lease): (u8, Lease),
     mut shutdown: watch::Receiver<bool>,
     masking: (Masker, Catalog),
 ) -> Outcome {
@@ -60,6 +64,7 @@ pub async fn run(
     let client_write = std::mem::replace(&mut ends.client_write, Box::new(tokio::io::sink()));
     ends.client_write = Box::new(StatusTap::new(client_write, told.clone()));
     let mut front = Frontend::new(ctx.clone(), queue.clone(), guard, told);
+    let target = ctx.target.clone();
     let mut back = Backend::new(ctx, queue, status, masking);
     let end = tokio::select! {
         r = front.run(&mut ends.client_read, &mut ends.client_buf, &mut ends.upstream_write) => {
@@ -69,14 +74,15 @@ pub async fn run(
             End::Back(r)
         }
         _ = shutdown.wait_for(|stop| *stop) => End::Shutdown,
+        _ = lease.ended() => End::LeaseEnded,
     };
-    let outcome = conclude(end, &mut back, &mut ends).await;
+    let outcome = conclude(end, &mut back, &mut ends, &target).await;
     let _ = ends.client_write.shutdown().await;
     let _ = ends.upstream_write.shutdown().await;
     outcome
 }
 
-async fn conclude(end: End, back: &mut Backend, ends: &mut Ends) -> Outcome {
+async fn conclude(end: End, back: &mut Backend, ends: &mut Ends, target: &str) -> Outcome {
     let mut outcome = Outcome {
         error: None,
         upstream_failed: false,
@@ -117,8 +123,23 @@ async fn conclude(end: End, back: &mut Backend, ends: &mut Ends) -> Outcome {
             back.abandon(&lost("guard: the session ended before the result"));
             terminate_upstream(ends).await;
         }
+        End::LeaseEnded => lease_ended(back, ends, &mut outcome, target).await,
     }
     outcome
+}
+
+/// What the broker's revocation would do at the end of the lease, had it run: the credential's
+/// sessions end with it (SQLSTATE 57P01, as for pg_terminate_backend).
+async fn lease_ended(back: &mut Backend, ends: &mut Ends, outcome: &mut Outcome, target: &str) {
+    let message = format!(
+        "guard: the lease on the credentials of target `{target}` ended, so this connection \
+         ended with it; a new connection uses newer credentials if the broker issued them"
+    );
+    outcome.cancel_upstream = back.in_flight();
+    tell_client(ends, "57P01", &message).await;
+    back.abandon(&lost(&message));
+    terminate_upstream(ends).await;
+    outcome.error = Some(message);
 }
 
 /// The server went away: the client hears it from guard (unless the server already sent its

@@ -184,8 +184,14 @@ impl Ctx {
         let _ = self.transcript.append_members_later("result", &m.0);
     }
 
-    /// The `connection` record of an opening or closing client connection.
-    pub fn record_connection(&self, action: &str, client: &str, error: Option<&str>) {
+    /// The `connection` record of an opening or closing client connection; an error means it
+    /// could not be written, and an opening connection must be refused.
+    pub fn record_connection(
+        &self,
+        action: &str,
+        client: &str,
+        error: Option<&str>,
+    ) -> std::io::Result<()> {
         let mut fields = json!({
             "target": &*self.target, "conn": self.conn, "action": action, "client": client,
         });
@@ -194,7 +200,7 @@ impl Ctx {
         {
             map.insert("error".into(), json!(error));
         }
-        let _ = self.transcript.append("connection", fields);
+        self.transcript.append("connection", fields).map(drop)
     }
 }
 

@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use zeroize::Zeroizing;
 
-use crate::broker::CredentialHandle;
+use crate::broker::{CredentialHandle, Lease};
 
 use super::frame::{self, Frame};
 use super::message::{self, ErrorFields, backend};
@@ -66,6 +66,9 @@ pub enum UpstreamError {
     Protocol(String),
     #[error("the connection to the server failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The leased credential ended and the broker could not renew or replace it.
+    #[error("the credentials could not be renewed and their lease has ended{}", .0.as_ref().map(|why| format!(": {why}")).unwrap_or_default())]
+    Expired(Option<String>),
 }
 
 impl UpstreamError {
@@ -82,6 +85,10 @@ impl UpstreamError {
                 "check the target's `credentials` (username and password)"
             }
             UpstreamError::Refused(f) if f.sqlstate == "3D000" => "check the target's `database`",
+            UpstreamError::Expired(_) => {
+                "guard keeps asking the broker and serves new connections once it answers; \
+                 check that it is running (`guard doctor`)"
+            }
             _ => "check the upstream server's log",
         }
     }
@@ -167,6 +174,8 @@ pub struct Upstream {
     pub key: Option<(i32, Bytes)>,
     /// Transaction status from the first ReadyForQuery.
     pub status: u8,
+    /// The lease the login ran under; the connection must not outlive it.
+    pub lease: Lease,
 }
 
 /// Connects, secures and logs in, passing the client's startup parameters through.
@@ -174,7 +183,10 @@ pub async fn connect(
     config: &UpstreamConfig,
     params: &[(String, String)],
 ) -> Result<Upstream, UpstreamError> {
-    let credential = config.credential.current();
+    let (credential, lease) = config
+        .credential
+        .checkout()
+        .map_err(|e| UpstreamError::Expired(e.trouble))?;
     let login = Login {
         user: credential.username.clone(),
         password: Zeroizing::new(credential.password.expose_secret().to_string()),
@@ -196,6 +208,7 @@ pub async fn connect(
             greeting,
             key,
             status,
+            lease,
         })
     };
     tokio::time::timeout(CONNECT_TIMEOUT, work)
