@@ -255,8 +255,9 @@ fn a_broker_that_stops_mid_session_ends_new_logins_clearly_and_the_session_still
     assert_outage_recorded_and_told(&setup, &out, &lease_id);
 }
 
-/// The failed renewal and the failed revocation at the end are `credential` records of the
-/// lease, the human was told of both, and the session sealed normally.
+/// The failed renewal is a `credential` record of the lease and the human was told; the lease
+/// had ended by the session's end, so guard did not try to revoke it; the session sealed
+/// normally.
 fn assert_outage_recorded_and_told(setup: &Setup, out: &Output, lease_id: &str) {
     let records = setup.records();
     let failed = credentials(&records, "failed");
@@ -268,20 +269,13 @@ fn assert_outage_recorded_and_told(setup: &Setup, out: &Output, lease_id: &str) 
             .is_some_and(|e| e.contains("cannot reach the broker")),
         "{renewal}"
     );
-    // The revocation at the end failed too, and says so.
-    assert!(
-        failed.last().unwrap()["lease_id"] == lease_id,
-        "{failed:#?}"
-    );
+    assert!(credentials(&records, "revoked").is_empty(), "{records:#?}");
     let err = stderr(out);
     assert!(
         err.contains("guard: cannot renew the credentials of `shop`"),
         "{err}"
     );
-    assert!(
-        err.contains("guard: could not revoke the credentials of `shop`"),
-        "{err}"
-    );
+    assert!(!err.contains("could not revoke"), "{err}");
     let out = setup.home.run(&["verify", "last"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

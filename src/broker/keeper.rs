@@ -37,7 +37,7 @@ struct Tracked {
     source: Source,
     lease_id: String,
     client: Arc<Client>,
-    /// Set once newer credentials replaced this lease: it is left to end by itself then.
+    /// When the lease ends, as of its last issue or renewal; `None` until a keeper knows.
     ends: Option<Instant>,
 }
 
@@ -81,6 +81,7 @@ impl Leases {
     pub(super) fn keep(&self, keeper: Keeper) {
         let shared = Arc::clone(&self.shared);
         let stop = self.shared.stop.subscribe();
+        self.ends(&keeper.lease.lease_id, keeper.schedule.expires_at());
         let task = tokio::spawn(keeper.run(Leases { shared }, stop));
         lock(&self.shared.keepers).push(task);
     }
@@ -137,7 +138,9 @@ impl Leases {
         );
     }
 
-    fn superseded(&self, lease_id: &str, ends: Instant) {
+    /// When a tracked lease ends (renewed, or replaced by new credentials): one that has ended
+    /// by the session's end is not revoked, since the broker has already ended it.
+    fn ends(&self, lease_id: &str, ends: Instant) {
         if let Some(old) = lock(&self.shared.active)
             .iter_mut()
             .find(|l| l.lease_id == lease_id)
@@ -180,6 +183,7 @@ impl Keeper {
             Ok(grant) => {
                 self.schedule.renewed(sent, grant.duration);
                 self.handle.lease_ends(self.schedule.expires_at());
+                leases.ends(&self.lease.lease_id, self.schedule.expires_at());
                 self.failing = false;
                 rec.write(
                     "renewed",
@@ -242,7 +246,7 @@ impl Keeper {
             .redact(secrecy::ExposeSecret::expose_secret(
                 &issued.credential.password,
             ));
-        leases.superseded(&self.lease.lease_id, self.schedule.expires_at());
+        leases.ends(&self.lease.lease_id, self.schedule.expires_at());
         let lease_id = issued.lease.as_ref().map(|g| g.lease_id.as_str());
         rec.write("issued", lease_id, issued.ttl_s, None);
         let grant = issued.lease.filter(|g| !g.duration.is_zero());

@@ -123,7 +123,8 @@ impl Transcript {
         })
     }
 
-    /// Registers a credential guard holds: it is replaced by `[redacted]` in every later record.
+    /// Registers a credential guard holds: it is replaced by `[redacted]` in every later record,
+    /// and hidden by the session's masker once one is set (see `set_masker`).
     pub fn redact(&self, secret: &str) {
         // Short values would redact ordinary words; guard's own secrets are long and random.
         if secret.len() < 6 {
@@ -132,7 +133,13 @@ impl Transcript {
         let escaped = serde_json::to_string(secret).unwrap_or_default();
         let escaped = escaped.trim_matches('"').as_bytes().to_vec();
         let finder = memchr::memmem::Finder::new(&escaped).into_owned();
-        self.lock().secrets.push(finder);
+        let mut chain = self.lock();
+        chain.secrets.push(finder);
+        // The session's masker shares its secrets with everything the agent sees, so a
+        // credential issued mid-session (a replaced lease) is hidden there as well.
+        if let Some(masker) = &chain.masker {
+            masker.add_secret(secret);
+        }
     }
 
     /// From now on, string fields of records appended as values are masked, except the ones
@@ -425,6 +432,20 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("[redacted]"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A credential issued mid-session (a replaced lease) is registered through `redact`; the
+    /// agent's view must hide it as well as the files do.
+    #[test]
+    fn a_secret_registered_later_is_hidden_by_the_session_masker_too() {
+        let dir = tempdir();
+        let t = Transcript::create(&dir.join("t.jsonl")).unwrap();
+        let masker = crate::mask::Masker::new(&crate::mask::MaskConfig::default()).unwrap();
+        t.set_masker(masker.clone());
+        t.redact("second-lease-password-7f3a");
+        let shown = masker.mask_text("the row says second-lease-password-7f3a");
+        assert!(!shown.text.contains("7f3a"), "{}", shown.text);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
