@@ -195,5 +195,6 @@ recorded. rss: guard's peak resident memory (VmHWM), MiB.
 LEGEND
 last=${CLIENTS##* }
 for workload in $WORKLOADS; do
-    echo "guard's peak RSS under $last-client load ($workload): $(echo "scale=1; ${HWM[$workload,$last]} / 1024" | bc) MiB"
+    printf "guard's peak RSS under %s-client load (%s): %.1f MiB\n" "$last" "$workload" \
+        "$(echo "${HWM[$workload,$last]} / 1024" | bc -l)"
 done
