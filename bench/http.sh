@@ -1,93 +1,161 @@
 #!/usr/bin/env bash
-# HTTP target benchmark: wrk against a small local JSON API directly and through guard's HTTP
-# reverse proxy (masking on, the default), in the same run, so the ratios compare like with like.
-#   bench/http.sh [seconds]   (default 10 per run; 2 threads, 16 connections; needs a release
-#                              build, made here, and wrk, installed here with apt-get if missing)
-# Only loopback is used: the server, guard's listener and wrk all stay on 127.0.0.1.
+# HTTP target benchmark: wrk against nginx serving static JSON, directly and through guard's HTTP
+# reverse proxy, with a body guard must mask (an email, a card number in free text and an API
+# key in each record) and a clean body of the same shape and size (scanned, nothing to mask).
+# All four runs happen in the same run, alternating, so the ratios compare like with like.
+#
+# Usage: bench/http.sh [seconds]      (default 10 a run)
+#   THREADS=2 CONNECTIONS=16 RECORDS=20 override (wrk threads and connections, records a body)
+# Only loopback is used: nginx (its own configuration in a temporary folder, one worker), guard's
+# listener and wrk all stay on 127.0.0.1.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-secs=${1:-10}
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq wrk >/dev/null
-  else sudo apt-get install -y -qq wrk >/dev/null
-  fi
-fi
-cargo build --release --locked --quiet
-guard=$PWD/${CARGO_TARGET_DIR:-target}/release/guard
-case ${CARGO_TARGET_DIR:-} in /*) guard=$CARGO_TARGET_DIR/release/guard ;; esac
-work=$(mktemp -d)
-server_pid=
-guard_pid=
-cleanup() {
-  # Only what this script started: the server, and guard (which the stop file lets end itself).
-  touch "$work/stop"
-  [ -n "$guard_pid" ] && { wait "$guard_pid" 2>/dev/null || true; }
-  [ -n "$server_pid" ] && { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; }
-  rm -rf "$work"
+SECS=${1:-10}
+THREADS=${THREADS:-2}
+CONNECTIONS=${CONNECTIONS:-16}
+RECORDS=${RECORDS:-20}
+source "$(dirname "$0")/lib.sh"
+
+need wrk wrk
+need nginx nginx-light
+need curl curl
+need python3 python3
+
+build_guard
+NGINX_PID= GUARD_PID=
+on_exit() {
+    # guard ends itself once its command sees the stop file; nginx is ended by its pid.
+    touch "$WORK/stop"
+    if [ -n "$GUARD_PID" ]; then wait "$GUARD_PID" || true; fi
+    if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" && wait "$NGINX_PID" || true; fi
 }
-trap cleanup EXIT
-export GUARD_HOME=$work/home XDG_CONFIG_HOME=$work/config
+make_work
+export GUARD_HOME=$WORK/home XDG_CONFIG_HOME=$WORK/config
 unset GUARD_CONFIG HTTP_PROXY HTTPS_PROXY http_proxy https_proxy NO_PROXY no_proxy
 
-# A JSON list of 20 customers, each with an email for guard to mask. HTTP/1.1 with a
-# Content-Length so wrk keeps its connections open, as a real client would.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 - "$port" <<'PY' &
+# Two bodies of the same shape: every record of masked.json has three values to mask (an email
+# by its key, a card number and an API key by detectors), clean.json harmless values of about
+# the same length under keys guard does not mask by name.
+write_bodies() {
+    mkdir -p "$WORK/www"
+    python3 - "$WORK/www" "$RECORDS" <<'PY'
 import json, sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-body = json.dumps([{"id": i, "name": f"Customer {i}", "email": f"user{i}@example.com",
-                    "plan": "pro"} for i in range(20)]).encode()
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *a):
-        pass
-ThreadingHTTPServer.daemon_threads = True
-ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+out, n = sys.argv[1], int(sys.argv[2])
+masked = [{"id": i, "name": f"Customer {i}", "email": f"user{i}@example.com",
+           "note": "paid by card 4111 1111 1111 1111", "ref": f"sk_live_4eC39HqLyjWDarjtT1zd{i:04d}",
+           "plan": "pro"} for i in range(n)]
+clean = [{"id": i, "name": f"Customer {i}", "contact": f"desk {i} north wing",
+          "note": "paid by bank transfer in March", "ref": f"order {i:04d} of the spring batch",
+          "plan": "pro"} for i in range(n)]
+for name, records in (("masked", masked), ("clean", clean)):
+    with open(f"{out}/{name}.json", "w") as f:
+        json.dump(records, f, separators=(",", ":"))
 PY
-server_pid=$!
+    chmod -R a+rX "$WORK/www"
+}
 
-cat > "$work/guard.toml" <<EOF2
+# nginx in the foreground of a background job (so its pid is $!), one worker, keep-alive
+# connections that last the whole run, no access log.
+start_nginx() {
+    NGINX_PORT=$(free_port)
+    mkdir -p "$WORK/nginx/tmp"
+    cat >"$WORK/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $WORK/nginx/tmp;
+    types { application/json json; }
+    keepalive_requests 10000000;
+    server { listen 127.0.0.1:$NGINX_PORT; root $WORK/www; }
+}
+EOF
+    nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -e "$WORK/nginx/error.log" &
+    NGINX_PID=$!
+    for _ in $(seq 50); do
+        curl -sf "http://127.0.0.1:$NGINX_PORT/clean.json" >/dev/null && return
+        sleep 0.1
+    done
+    echo "bench: nginx did not start:" >&2; cat "$WORK/nginx/error.log" >&2; exit 1
+}
+
+# guard with an HTTP target in front of nginx; its command writes the URL guard gave it, then
+# idles until the script is done.
+start_guard() {
+    cat >"$WORK/guard.toml" <<EOF
 [[target]]
 name = "shop"
 kind = "http"
-upstream = "http://127.0.0.1:$port"
-EOF2
-# The child writes the URL guard gave it, then idles until the script is done.
-"$guard" -q -c "$work/guard.toml" -- sh -c \
-  "echo \"\$SHOP_URL\" > '$work/url'; while [ ! -e '$work/stop' ]; do sleep 0.2; done" \
-  </dev/null >/dev/null 2>"$work/guard.err" &
-guard_pid=$!
-for _ in $(seq 100); do
-  [ -s "$work/url" ] && curl -sf "http://127.0.0.1:$port/" >/dev/null && break
-  sleep 0.1
-done
-[ -s "$work/url" ] || { cat "$work/guard.err" >&2; echo "guard gave no URL" >&2; exit 1; }
-via=$(cat "$work/url")
-curl -sf "$via/customers" | grep -q 'u\*\*\*@example.com' \
-  || { echo "guard's answer is not masked" >&2; exit 1; }
+upstream = "http://127.0.0.1:$NGINX_PORT"
+EOF
+    "$GUARD" -q -c "$WORK/guard.toml" -- sh -c \
+        "echo \"\$SHOP_URL\" >'$WORK/url'; while [ ! -e '$WORK/stop' ]; do sleep 0.2; done" \
+        </dev/null >/dev/null 2>"$WORK/guard.err" &
+    GUARD_PID=$!
+    for _ in $(seq 100); do [ -s "$WORK/url" ] && break; sleep 0.1; done
+    [ -s "$WORK/url" ] || { cat "$WORK/guard.err" >&2; echo "bench: guard gave no URL" >&2; exit 1; }
+    VIA=$(cat "$WORK/url")
+}
 
-# requests/s and p99 latency in ms from one wrk run.
+write_bodies
+start_nginx
+start_guard
+DIRECT="http://127.0.0.1:$NGINX_PORT"
+# What the runs rely on: the masked body comes back masked, the clean one unchanged.
+curl -sf "$VIA/masked.json" | grep -q 'u\*\*\*@example.com' \
+    || { echo "bench: guard's answer is not masked" >&2; exit 1; }
+cmp -s <(curl -sf "$VIA/clean.json") "$WORK/www/clean.json" \
+    || { echo "bench: guard changed the clean body" >&2; exit 1; }
+
+cpu_ticks() { sed 's/.*) //' "/proc/$GUARD_PID/stat" | awk '{ print $12 + $13 }'; }
+
+# One wrk run: requests/s, p50 and p99 in ms, requests completed.
 measure() {
-  wrk -t2 -c16 -d"${secs}s" --latency "$1" | python3 -c '
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECS}s" --latency "$1" | python3 -c '
 import re, sys
 t = sys.stdin.read()
+ms = lambda v, unit: float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 rps = float(re.search(r"Requests/sec:\s*([\d.]+)", t).group(1))
-v, unit = re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", t).groups()
-print(rps, float(v) * {"us": 0.001, "ms": 1, "s": 1000}[unit])'
+p50 = ms(*re.search(r"\s50%\s+([\d.]+)(us|ms|s)\b", t).groups())
+p99 = ms(*re.search(r"\s99%\s+([\d.]+)(us|ms|s)\b", t).groups())
+n = int(re.search(r"(\d+) requests in", t).group(1))
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: .*", t)
+if errors:
+    sys.exit("wrk: " + errors.group(0))
+print(rps, p50, p99, n)'
 }
-read -r d_rps d_p99 < <(measure "http://127.0.0.1:$port/customers")
-read -r g_rps g_p99 < <(measure "$via/customers")
-python3 - "$d_rps" "$d_p99" "$g_rps" "$g_p99" "$secs" <<'PY'
+
+results=()
+for body in clean masked; do
+    read -r rps p50 p99 _ < <(measure "$DIRECT/$body.json")
+    echo "$body, direct: $rps req/s" >&2
+    results+=("$body direct $rps $p50 $p99 0 0")
+    before=$(cpu_ticks)
+    read -r rps p50 p99 n < <(measure "$VIA/$body.json")
+    echo "$body, guard: $rps req/s" >&2
+    results+=("$body guard $rps $p50 $p99 $(($(cpu_ticks) - before)) $n")
+done
+hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$GUARD_PID/status")
+size=$(stat -c %s "$WORK/www/masked.json")
+
+python3 - "$SECS" "$THREADS" "$CONNECTIONS" "$RECORDS" "$size" "$(nproc)" "$(getconf CLK_TCK)" \
+    "$hwm" "${results[@]}" <<'PY'
 import sys
-d_rps, d_p99, g_rps, g_p99, secs = map(float, sys.argv[1:])
-print(f"wrk -t2 -c16 -d{secs:.0f}s, a 20-record JSON body with 20 emails, masking on")
-print(f"direct:       {d_rps:10.0f} req/s   p99 {d_p99:7.2f} ms")
-print(f"through guard:{g_rps:10.0f} req/s   p99 {g_p99:7.2f} ms")
-print(f"guard/direct: {g_rps / d_rps:10.2f}x req/s p99 {g_p99 / d_p99:7.2f}x")
+secs, threads, conns, records, size, cores, hz, hwm = sys.argv[1:9]
+runs = {}
+for line in sys.argv[9:]:
+    body, path, rps, p50, p99, ticks, n = line.split()
+    runs[body, path] = (float(rps), float(p50), float(p99), int(ticks), int(n))
+print(f"wrk -t{threads} -c{conns} -d{secs}s against nginx, {records} records ({size} bytes) a body, {cores} cores")
+print(f"{'body':<7} {'direct/s':>9} {'guard/s':>9} {'ratio':>6} {'p50 d':>7} {'p50 g':>7} {'ratio':>6} "
+      f"{'p99 d':>7} {'p99 g':>7} {'ratio':>6} {'cpu/1k':>7}")
+for body in ("clean", "masked"):
+    d, g = runs[body, "direct"], runs[body, "guard"]
+    cpu = g[3] * 1000 / int(hz) / g[4] * 1000
+    print(f"{body:<7} {d[0]:9.0f} {g[0]:9.0f} {g[0] / d[0]:6.2f} {d[1]:7.2f} {g[1]:7.2f} {g[1] / d[1]:6.2f} "
+          f"{d[2]:7.2f} {g[2]:7.2f} {g[2] / d[2]:6.2f} {cpu:7.1f}")
+print("req/s and latency (ms) direct (d) and through guard (g); ratio: guard/direct; cpu/1k: guard's")
+print(f"CPU time in ms per 1000 requests. guard's peak RSS: {int(hwm) / 1024:.1f} MiB")
 PY

@@ -1,11 +1,20 @@
-# What the PostgreSQL benchmarks share: a release build of guard, a private work folder, and a
-# throwaway PostgreSQL on a free loopback port (run as `postgres` when the script runs as root).
-# Sourced by bench/pgbench.sh and bench/masked.sh, which set `on_exit` for their own cleanup.
+# What the benchmarks share: a check for the tools they need, a release build of guard, a private
+# work folder, free loopback ports, and a throwaway PostgreSQL (run as `postgres` when the script
+# runs as root). Sourced by every script in bench/, each of which sets `on_exit` for its own
+# cleanup (the processes it started, by their pids).
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+case $TARGET_DIR in /*) ;; *) TARGET_DIR=$ROOT/$TARGET_DIR ;; esac
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 PASSWORD="bench-pw-$RANDOM$RANDOM"
+
+# need COMMAND PACKAGE: stops with the Debian package to install when COMMAND is missing.
+need() { command -v "$1" >/dev/null || { echo "bench: $1 is missing: install the Debian package $2" >&2; exit 1; }; }
+need_postgres() {
+    need pgbench postgresql
+    [ -x "$PG_BIN/initdb" ] || { echo "bench: initdb is missing: install the Debian package postgresql" >&2; exit 1; }
+}
 
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
@@ -22,19 +31,24 @@ free_port() {
     done
 }
 
-# Makes $WORK and stops PostgreSQL and removes $WORK on exit, after the caller's `on_exit`.
+# Makes $WORK and, on exit (an interrupt too), runs the caller's `on_exit`, stops PostgreSQL if
+# it was started, and removes $WORK.
 make_work() {
-    WORK=$(mktemp -d /tmp/guard-bench.XXXXXX)
+    WORK=$(mktemp -d -t guard-bench.XXXXXX)
     chmod 755 "$WORK"
-    [ "$(id -u)" = 0 ] && chown postgres "$WORK"
-    trap 'on_exit 2>/dev/null || true; as_pg "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+    if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1; then chown postgres "$WORK"; fi
+    trap 'on_exit 2>/dev/null || true
+        if [ -d "$WORK/data" ]; then as_pg "$PG_BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true; fi
+        rm -rf "$WORK"' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
 }
 
 # Starts PostgreSQL in $WORK on $PG_PORT with SCRAM over TCP; extra server settings in "$@".
 start_postgres() {
     PG_PORT=$(free_port)
     echo "$PASSWORD" >"$WORK/pw"
-    [ "$(id -u)" = 0 ] && chown postgres "$WORK/pw"
+    if [ "$(id -u)" = 0 ]; then chown postgres "$WORK/pw"; fi
     as_pg "$PG_BIN/initdb" -U postgres -A scram-sha-256 --auth-local=trust --pwfile "$WORK/pw" \
         -D "$WORK/data" --no-sync >/dev/null
     as_pg "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w start \

@@ -10,6 +10,8 @@ ROWS=${ROWS:-200000}
 ROUNDS=${ROUNDS:-3}
 source "$(dirname "$0")/lib.sh"
 
+need_postgres
+need bc bc
 build_guard
 on_exit() { :; }
 make_work

@@ -1,38 +1,55 @@
 #!/usr/bin/env bash
-# PTY relay benchmark: 64 MiB of text through `guard -- cat` and through util-linux `script`
-# (also a PTY relay that records), in the same run, plus guard's start-up time and peak RSS.
-#   bench/pty.sh [MiB]      (default 64; needs a release build, made here)
-#   CORPUS=base64 bench/pty.sh   random base64 lines instead of source code: the masker's worst
-#                                case, since the recording is masked as it is written
+# PTY relay benchmark: 64 MiB of text through guard, util-linux `script` and `asciinema rec`,
+# three PTY relays that record what passes, each writing its recording to a file, in the same
+# run; plus the start-up time (median) and peak RSS of each.
+#
+# Two directions:
+#   output  the command prints the file (`cat FILE` under the relay): what an agent's output
+#           does, and the one direction asciinema relays without a terminal;
+#   input   the file is piped to the relay's stdin and the command (`cat`, echo off) prints it
+#           back: guard and script only, since asciinema does not relay a piped stdin.
+#
+# Usage: bench/pty.sh [MiB]                (default 64; ROUNDS=3 runs each, the median is kept)
+#   CORPUS=base64 bench/pty.sh             random base64 lines instead of source code: the
+#                                          masker's worst case, since guard masks its recording
 set -euo pipefail
-cd "$(dirname "$0")/.."
-mib=${1:-64}
-cargo build --release --locked --quiet
-guard=$PWD/target/release/guard
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export GUARD_HOME=$work/home
+MIB=${1:-64}
+ROUNDS=${ROUNDS:-3}
+CORPUS=${CORPUS:-code}
+source "$(dirname "$0")/lib.sh"
+
+need script bsdutils
+need asciinema asciinema
+need python3 python3
+[ -x /usr/bin/time ] || { echo "bench: /usr/bin/time is missing: install the Debian package time" >&2; exit 1; }
+
+build_guard
+on_exit() { :; }
+make_work
+export GUARD_HOME=$WORK/home
 
 # Text lines (a PTY in canonical mode takes lines of at most 4095 bytes): guard's own source
 # code, the kind of output an agent prints, or random base64.
-python3 - "$work/input" "$mib" "${CORPUS:-code}" <<'PY'
+python3 - "$WORK/input" "$MIB" "$CORPUS" "$ROOT" <<'PY'
 import base64, glob, os, sys
-path, mib, corpus = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+path, mib, corpus, root = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 if corpus == "base64":
     block = base64.encodebytes(os.urandom(57 * 1024))  # 76-column lines
 else:
-    block = b"".join(open(f, "rb").read() for f in sorted(glob.glob("src/**/*.rs", recursive=True)))
+    files = sorted(glob.glob(f"{root}/src/**/*.rs", recursive=True))
+    block = b"".join(open(f, "rb").read() for f in files)
     block = b"\n".join(l[:4000] for l in block.split(b"\n")) + b"\n"
 with open(path, "wb") as f:
     written = 0
     while written < mib * 1024 * 1024:
         f.write(block); written += len(block)
 PY
-size=$(stat -c %s "$work/input")
+SIZE=$(stat -c %s "$WORK/input")
+IN=$WORK/input
 
-# Median wall time of $runs runs of a shell command line, in seconds.
+# Median wall time of $1 runs of a shell command line, in seconds.
 median() {
-  python3 - "$@" <<'PY'
+    python3 - "$@" <<'PY'
 import subprocess, sys, time
 runs, cmd = int(sys.argv[1]), sys.argv[2]
 times = []
@@ -42,19 +59,52 @@ times.sort(); print(f"{times[len(times)//2]:.4f}")
 PY
 }
 
-# Both relays get echo off, so each writes the input once (guard turns echo off itself when its
-# stdin is not a terminal; script is told to with stty).
-t_guard=$(median 3 "$guard -q -- cat < $work/input > /dev/null")
-t_script=$(median 3 "script -q -c 'stty -echo; cat' /dev/null < $work/input > /dev/null")
-t_start=$(median 21 "$guard -q --no-cast -- true < /dev/null > /dev/null")
-rss_kb=$( { /usr/bin/time -f '%M' "$guard" -q -- cat < "$work/input" > /dev/null; } 2>&1 | tail -1)
+# Each relay records into $WORK: guard its session (cast and transcript), script a typescript,
+# asciinema a cast. stdout goes to /dev/null for all three.
+G="$GUARD -q --"
+S="script -q -c"
+A="asciinema rec -q --overwrite -c"
+out_guard="$G cat $IN </dev/null >/dev/null"
+out_script="$S 'cat $IN' $WORK/typescript </dev/null >/dev/null"
+out_asciinema="$A 'cat $IN' $WORK/out.cast </dev/null >/dev/null"
+# Both get echo off, so each writes the input once (guard turns echo off itself when its stdin
+# is not a terminal; script is told to with stty).
+in_guard="$G cat <$IN >/dev/null"
+in_script="$S 'stty -echo; cat' $WORK/typescript <$IN >/dev/null"
 
-python3 - "$size" "$t_guard" "$t_script" "$t_start" "$rss_kb" "${CORPUS:-code}" <<'PY'
+declare -A T
+for relay in guard script asciinema; do
+    v="out_$relay"; T[out,$relay]=$(median "$ROUNDS" "${!v}")
+done
+for relay in guard script; do
+    v="in_$relay"; T[in,$relay]=$(median "$ROUNDS" "${!v}")
+done
+declare -A START RSS
+START[guard]=$(median 21 "$GUARD -q --no-cast -- true </dev/null >/dev/null")
+START[script]=$(median 21 "$S true $WORK/typescript </dev/null >/dev/null")
+START[asciinema]=$(median 5 "$A true $WORK/out.cast </dev/null >/dev/null")
+for relay in guard script asciinema; do
+    v="out_$relay"
+    RSS[$relay]=$({ /usr/bin/time -f '%M' sh -c "${!v}"; } 2>&1 | tail -n 1)
+done
+
+python3 - "$SIZE" "$CORPUS" "$ROUNDS" "$(nproc)" "${T[out,guard]}" "${T[out,script]}" \
+    "${T[out,asciinema]}" "${T[in,guard]}" "${T[in,script]}" "${START[guard]}" \
+    "${START[script]}" "${START[asciinema]}" "${RSS[guard]}" "${RSS[script]}" "${RSS[asciinema]}" <<'PY'
 import sys
-size, tg, ts, start, rss = int(sys.argv[1]), *map(float, sys.argv[2:5]), int(sys.argv[5])
+size, corpus, rounds, cores = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+og, os_, oa, ig, is_, sg, ss, sa = map(float, sys.argv[5:13])
+rg, rs, ra = (int(v) / 1024 for v in sys.argv[13:16])
 mib = size / 2**20
-print(f"corpus {sys.argv[6]}")
-print(f"relay {mib:.0f} MiB   guard {tg:.3f}s ({mib/tg:.0f} MiB/s)   script {ts:.3f}s ({mib/ts:.0f} MiB/s)   guard/script time {tg/ts:.2f}x")
-print(f"start-up  guard -- true  median {start*1000:.1f} ms")
-print(f"peak RSS  guard relaying {mib:.0f} MiB  {rss/1024:.1f} MiB")
+rate = lambda t: f"{t:7.3f}s {mib / t:5.0f} MiB/s"
+print(f"{mib:.0f} MiB of {corpus}, median of {rounds}, {cores} cores; each relay records to a file")
+print(f"{'':10} {'guard':>20} {'script':>20} {'asciinema':>20} {'g/script':>9} {'g/asciinema':>12}")
+print(f"{'output':10} {rate(og):>20} {rate(os_):>20} {rate(oa):>20} {og / os_:9.2f} {og / oa:12.2f}")
+print(f"{'input':10} {rate(ig):>20} {rate(is_):>20} {'-':>20} {ig / is_:9.2f} {'-':>12}")
+print(f"{'start-up':10} {sg * 1000:17.1f} ms {ss * 1000:17.1f} ms {sa * 1000:17.1f} ms {sg / ss:9.2f} {sg / sa:12.2f}")
+print(f"{'peak RSS':10} {rg:16.1f} MiB {rs:16.1f} MiB {ra:16.1f} MiB {rg / rs:9.2f} {rg / ra:12.2f}")
+print("ratios are guard's time (or memory) over the other's: below 1, guard is faster (smaller).")
+print("output: `cat FILE` under the relay; input: the file on the relay's stdin, echo off (asciinema")
+print("does not relay a piped stdin). start-up: `true` under the relay (guard with --no-cast).")
+print("peak RSS: while relaying the output run, the largest process of the relay and its command.")
 PY

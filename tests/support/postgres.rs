@@ -12,7 +12,11 @@ pub struct Postgres {
     pub dir: tempfile::TempDir,
     pub port: u16,
     bin: PathBuf,
+    max_connections: u32,
 }
+
+/// The server's connection limit for every test but the load test.
+const MAX_CONNECTIONS: u32 = 60;
 
 /// The newest installed server's bin folder.
 pub fn bin_dir() -> PathBuf {
@@ -33,6 +37,11 @@ pub fn bin_dir() -> PathBuf {
 
 impl Postgres {
     pub fn start() -> Postgres {
+        Postgres::start_with_max_connections(MAX_CONNECTIONS)
+    }
+
+    /// A server that accepts `max_connections` clients (the load test opens hundreds).
+    pub fn start_with_max_connections(max_connections: u32) -> Postgres {
         let bin = bin_dir();
         let dir = tempfile::Builder::new()
             .prefix("guard-pg-")
@@ -51,7 +60,12 @@ impl Postgres {
             run(Command::new("chown").arg("postgres").arg(&pwfile));
         }
         let port = super::free_port();
-        let pg = Postgres { dir, port, bin };
+        let pg = Postgres {
+            dir,
+            port,
+            bin,
+            max_connections,
+        };
         pg.as_server(&pg.bin.join("initdb"))
             .args([
                 "-U",
@@ -68,18 +82,17 @@ impl Postgres {
             .arg("-D")
             .arg(&data)
             .status_ok();
-        let opts = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60",
-            pg.dir.path().display()
-        );
-        pg.as_server(&pg.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(&data)
-            .args(["-o", &opts, "-l"])
-            .arg(pg.dir.path().join("log"))
-            .args(["-w", "start"])
-            .status_ok();
+        pg.start_again();
         pg
+    }
+
+    fn server_options(&self) -> String {
+        format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={}",
+            self.port,
+            self.dir.path().display(),
+            self.max_connections
+        )
     }
 
     fn as_server(&self, program: &Path) -> Command {
@@ -135,12 +148,9 @@ impl Postgres {
             .status_ok();
     }
 
+    /// Starts the server (again, after `stop`) on its port, with its settings.
     pub fn start_again(&self) {
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60",
-            self.port,
-            self.dir.path().display()
-        );
+        let opts = self.server_options();
         self.as_server(&self.bin.join("pg_ctl"))
             .arg("-D")
             .arg(self.dir.path().join("data"))
