@@ -4,6 +4,7 @@
 //! Walks with its own stack, so a deeply nested document cannot overflow the thread's.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
@@ -19,16 +20,27 @@ enum Ctx {
     Named(String),
 }
 
+/// What one key says, worked out once per document: a list of records repeats its keys in
+/// every record.
+struct KeyInfo {
+    ctx: Option<Ctx>,
+    /// The key masked, when the detectors find a value in it.
+    masked: Option<(String, MaskCounts)>,
+}
+
+type Keys = HashMap<String, KeyInfo>;
+
 pub fn mask_json(masker: &Masker, root: &mut Value) -> MaskCounts {
     let mut counts = MaskCounts::default();
+    let mut keys = Keys::new();
     let mut stack: Vec<(&mut Value, Ctx)> = vec![(root, Ctx::Free)];
     while let Some((value, ctx)) = stack.pop() {
         match value {
             Value::Object(map) => {
-                rename_keys(masker, map, &mut counts);
+                rename_keys(masker, map, &mut keys, &mut counts);
                 for (key, child) in map.iter_mut() {
-                    let child_ctx = key_ctx(masker, key).unwrap_or_else(|| ctx.clone());
-                    stack.push((child, child_ctx));
+                    let child_ctx = key_info(masker, &mut keys, key).ctx.clone();
+                    stack.push((child, child_ctx.unwrap_or_else(|| ctx.clone())));
                 }
             }
             Value::Array(items) => stack.extend(items.iter_mut().map(|v| (v, ctx.clone()))),
@@ -49,9 +61,18 @@ pub fn mask_json(masker: &Masker, root: &mut Value) -> MaskCounts {
     counts
 }
 
-fn key_ctx(masker: &Masker, key: &str) -> Option<Ctx> {
-    (masker.column_masked(key) || columns::label(key).is_some())
-        .then(|| Ctx::Named(key.to_string()))
+fn key_info<'k>(masker: &Masker, keys: &'k mut Keys, key: &str) -> &'k KeyInfo {
+    if !keys.contains_key(key) {
+        let ctx = (masker.column_masked(key) || columns::label(key).is_some())
+            .then(|| Ctx::Named(key.to_string()));
+        let masked = masker.mask_text(key);
+        let masked = match masked.text {
+            Cow::Owned(new) => Some((new, masked.counts)),
+            Cow::Borrowed(_) => None,
+        };
+        keys.insert(key.to_string(), KeyInfo { ctx, masked });
+    }
+    &keys[key]
 }
 
 fn mask_scalar(masker: &Masker, text: &str, ctx: &Ctx, counts: &mut MaskCounts) -> Option<String> {
@@ -68,13 +89,17 @@ fn mask_scalar(masker: &Masker, text: &str, ctx: &Ctx, counts: &mut MaskCounts) 
 
 /// Keys can hold values too (a map keyed by e-mail address). Two keys that mask alike keep
 /// both entries: the second gets a `~2` suffix.
-fn rename_keys(masker: &Masker, map: &mut Map<String, Value>, counts: &mut MaskCounts) {
+fn rename_keys(
+    masker: &Masker,
+    map: &mut Map<String, Value>,
+    keys: &mut Keys,
+    counts: &mut MaskCounts,
+) {
     let mut renames: Vec<(String, String)> = Vec::new();
     for key in map.keys() {
-        let masked = masker.mask_text(key);
-        if let Cow::Owned(new) = masked.text {
-            counts.merge(&masked.counts);
-            renames.push((key.clone(), new));
+        if let Some((new, found)) = &key_info(masker, keys, key).masked {
+            counts.merge(found);
+            renames.push((key.clone(), new.clone()));
         }
     }
     if renames.is_empty() {

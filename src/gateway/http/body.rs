@@ -127,6 +127,10 @@ pub async fn masked_json(
         Ok(mut value) => {
             let mut counts = masker.mask_json(&mut value);
             counts.add(&secrets.scrub_json(&mut value));
+            // Every change is counted: with nothing masked, the body goes out as it came.
+            if counts.count == 0 {
+                return Ok((bytes, counts));
+            }
             let out = serde_json::to_vec(&value).map_err(|e| ProxyError::Body(e.to_string()))?;
             Ok((Bytes::from(out), counts))
         }
