@@ -73,7 +73,8 @@ impl CastWriter {
         Ok(writer)
     }
 
-    pub fn output(&mut self, bytes: &[u8]) -> io::Result<()> {
+    /// Terminal output read at `at`.
+    pub fn output(&mut self, at: Instant, bytes: &[u8]) -> io::Result<()> {
         let text = match self.masks.as_mut() {
             Some((out, _)) => {
                 self.held = true;
@@ -81,10 +82,11 @@ impl CastWriter {
             }
             None => self.output.decode(bytes),
         };
-        self.event("o", &text)
+        self.event(at, "o", &text)
     }
 
-    pub fn input(&mut self, bytes: &[u8]) -> io::Result<()> {
+    /// Keystrokes read at `at`.
+    pub fn input(&mut self, at: Instant, bytes: &[u8]) -> io::Result<()> {
         let text = match self.masks.as_mut() {
             Some((_, input)) => {
                 self.held = true;
@@ -92,7 +94,7 @@ impl CastWriter {
             }
             None => self.input.decode(bytes),
         };
-        self.event("i", &text)
+        self.event(at, "i", &text)
     }
 
     /// Whether output is held in a mask stream, waiting for what follows it.
@@ -113,42 +115,44 @@ impl CastWriter {
         let held_in = input.finish();
         *out = masker.stream();
         *input = masker.stream();
+        let now = Instant::now();
         let text = self.output.decode(&held_out);
-        self.event("o", &text)?;
+        self.event(now, "o", &text)?;
         let text = self.input.decode(&held_in);
-        self.event("i", &text)
+        self.event(now, "i", &text)
     }
 
-    pub fn resize(&mut self, cols: u16, rows: u16) -> io::Result<()> {
-        self.event("r", &format!("{cols}x{rows}"))
+    pub fn resize(&mut self, at: Instant, cols: u16, rows: u16) -> io::Result<()> {
+        self.event(at, "r", &format!("{cols}x{rows}"))
     }
 
-    pub fn marker(&mut self, label: &str) -> io::Result<()> {
-        self.event("m", label)
+    pub fn marker(&mut self, at: Instant, label: &str) -> io::Result<()> {
+        self.event(at, "m", label)
     }
 
     /// Writes what the carry buffers still hold, flushes, and returns the SHA-256 of every
     /// byte of the file, which the transcript's `session_end` seals.
     pub fn finish(mut self) -> io::Result<String> {
+        let now = Instant::now();
         if let Some((mut out, mut input)) = self.masks.take() {
             let held = self.output.decode(&out.finish());
-            self.event("o", &held)?;
+            self.event(now, "o", &held)?;
             let held = self.input.decode(&input.finish());
-            self.event("i", &held)?;
+            self.event(now, "i", &held)?;
         }
         let rest = self.output.flush();
-        self.event("o", &rest)?;
+        self.event(now, "o", &rest)?;
         let rest = self.input.flush();
-        self.event("i", &rest)?;
+        self.event(now, "i", &rest)?;
         let hashing = self.out.into_inner().map_err(|e| e.into_error())?;
         Ok(super::hex(&hashing.hasher.finalize()))
     }
 
-    fn event(&mut self, code: &str, data: &str) -> io::Result<()> {
+    fn event(&mut self, at: Instant, code: &str, data: &str) -> io::Result<()> {
         if data.is_empty() {
             return Ok(());
         }
-        let secs = self.start.elapsed().as_secs_f64();
+        let secs = at.saturating_duration_since(self.start).as_secs_f64();
         write!(self.out, "[{secs:.6}, \"{code}\", ")?;
         serde_json::to_writer(&mut self.out, data)?;
         self.out.write_all(b"]\n")?;

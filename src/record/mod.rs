@@ -3,6 +3,7 @@
 
 pub mod cast;
 pub mod clock;
+pub mod recorder;
 pub mod transcript;
 pub mod verify;
 

@@ -21,6 +21,7 @@ use crate::mask::Masker;
 use crate::policy::Policy;
 use crate::record::cast::{CastHeader, CastWriter};
 use crate::record::clock::Utc;
+use crate::record::recorder::Recorder;
 use crate::record::transcript::Transcript;
 use crate::terminal::screen::Shadow;
 use crate::terminal::{pty, relay, tty};
@@ -200,7 +201,7 @@ fn start_approver(
 /// A command started under its PTY, with its recording.
 struct Started {
     child: pty::Child,
-    cast: Option<CastWriter>,
+    cast: Option<Recorder>,
     size: (u16, u16),
 }
 
@@ -238,9 +239,6 @@ fn start_child(
 /// Seals the records of a session whose command ran and returns its exit code.
 fn finish(outcome: relay::Outcome, records: Records, quiet: bool) -> i32 {
     let cast_sha = finish_cast(outcome.cast);
-    if let Some(e) = &outcome.cast_error {
-        eprintln!("guard: the recording stopped early: {e}");
-    }
     let code = outcome.exit_code;
     let id = records.id.clone();
     records.seal(code, outcome.stopped_by, cast_sha);
@@ -340,7 +338,7 @@ async fn interrupted() -> i32 {
 fn relay_child(
     runtime: &tokio::runtime::Runtime,
     child: pty::Child,
-    cast: Option<CastWriter>,
+    cast: Option<Recorder>,
     opts: &Options,
     interactive: bool,
     size: (u16, u16),
@@ -462,7 +460,7 @@ fn open_cast(
     opts: &Options,
     records: &Records,
     size: (u16, u16),
-) -> Result<Option<CastWriter>, StartError> {
+) -> Result<Option<Recorder>, StartError> {
     if opts.no_cast {
         return Ok(None);
     }
@@ -497,6 +495,7 @@ fn open_cast(
         &header,
         Some(&records.masker),
     )
+    .and_then(Recorder::start)
     .map(Some)
     .map_err(|e| {
         start_error(
@@ -508,7 +507,7 @@ fn open_cast(
 }
 
 /// Flushes the recording and returns its digest, which `session_end` seals.
-fn finish_cast(cast: Option<CastWriter>) -> Option<String> {
+fn finish_cast(cast: Option<Recorder>) -> Option<String> {
     match cast?.finish() {
         Ok(digest) => Some(digest),
         Err(e) => {

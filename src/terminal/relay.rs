@@ -24,7 +24,7 @@ use super::pty;
 use super::screen::Shadow;
 use super::tty;
 use crate::approval::{Answer, Prompt, ToTerminal};
-use crate::record::cast::CastWriter;
+use crate::record::recorder::Recorder;
 
 const CHUNK: usize = 64 * 1024;
 /// Input accepted but not yet written to the child; past it, guard stops reading stdin.
@@ -33,13 +33,11 @@ const INPUT_LIMIT: usize = 1024 * 1024;
 const GRACE: Duration = Duration::from_secs(2);
 /// How long output is still drained after the child exits (its descendants may hold the PTY).
 const DRAIN: Duration = Duration::from_millis(500);
-/// How long the terminal stays quiet before the recording writes what its masker holds back.
-const CAST_IDLE: Duration = Duration::from_millis(30);
 
 pub struct Relay {
     pub pid: i32,
     pub master: Box<dyn MasterPty + Send>,
-    pub cast: Option<CastWriter>,
+    pub cast: Option<Recorder>,
     pub record_input: bool,
     /// guard's stdin is a terminal: resizes are followed and EOF is not forwarded as ^D.
     pub interactive: bool,
@@ -54,9 +52,7 @@ pub struct Outcome {
     pub exit_code: i32,
     /// The signal that made guard end the child, if one did.
     pub stopped_by: Option<i32>,
-    pub cast: Option<CastWriter>,
-    /// Why the recording stopped early, if it did (e.g. the disk is full).
-    pub cast_error: Option<String>,
+    pub cast: Option<Recorder>,
 }
 
 struct Loop {
@@ -67,7 +63,6 @@ struct Loop {
     last_input: Option<u8>,
     stopped_by: Option<i32>,
     kill_at: Option<Instant>,
-    cast_error: Option<String>,
     /// Requests waiting for the human, the one shown first.
     prompts: VecDeque<Prompt>,
     /// The size the child was last told; differs from `relay.size` while an overlay is up.
@@ -90,7 +85,6 @@ impl Relay {
             exit_code,
             stopped_by: state.stopped_by,
             cast: state.relay.cast.take(),
-            cast_error: state.cast_error,
         }
     }
 }
@@ -144,7 +138,6 @@ impl Loop {
             last_input: None,
             stopped_by: None,
             kill_at: None,
-            cast_error: None,
             prompts: VecDeque::new(),
             child_size,
         }
@@ -172,15 +165,12 @@ impl Loop {
                     self.kill_at = None;
                 }
                 chunk = ends.output.recv(), if output_open => match chunk {
-                    Some(bytes) => self.show(&bytes),
+                    Some(bytes) => self.show(&gather(bytes, &mut ends.output)),
                     None => output_open = false,
                 },
                 Some(sig) = signals.next() => self.on_signal(sig),
                 Some(msg) = recv(&mut ends.control) => self.on_control(msg),
                 _ = ticker.tick(), if !self.prompts.is_empty() => self.on_tick(),
-                _ = tokio::time::sleep(CAST_IDLE), if self.relay.cast.as_ref().is_some_and(|c| c.holding()) => {
-                    self.cast_idle();
-                }
                 permit = ends.to_child.reserve(), if !self.pending.is_empty() => {
                     if let (Ok(permit), Some(bytes)) = (permit, self.pending.pop_front()) {
                         self.pending_bytes -= bytes.len();
@@ -209,11 +199,8 @@ impl Loop {
         if visible {
             self.write_out(bytes);
         }
-        if let Some(cast) = self.relay.cast.as_mut()
-            && let Err(e) = cast.output(bytes)
-        {
-            self.cast_error = Some(e.to_string());
-            self.relay.cast = None;
+        if let Some(cast) = &self.relay.cast {
+            cast.output(bytes);
         }
     }
 
@@ -226,15 +213,6 @@ impl Loop {
         }
     }
 
-    fn cast_idle(&mut self) {
-        if let Some(cast) = self.relay.cast.as_mut()
-            && let Err(e) = cast.idle()
-        {
-            self.cast_error = Some(e.to_string());
-            self.relay.cast = None;
-        }
-    }
-
     fn on_input(&mut self, bytes: Vec<u8>) {
         if !self.prompts.is_empty() {
             // While the overlay is up every key is guard's: none reaches the child or the cast.
@@ -244,11 +222,9 @@ impl Loop {
             return;
         }
         if self.relay.record_input
-            && let Some(cast) = self.relay.cast.as_mut()
-            && let Err(e) = cast.input(&bytes)
+            && let Some(cast) = &self.relay.cast
         {
-            self.cast_error = Some(e.to_string());
-            self.relay.cast = None;
+            cast.input(&bytes);
         }
         self.last_input = bytes.last().copied().or(self.last_input);
         self.queue(bytes);
@@ -333,16 +309,16 @@ impl Loop {
         if let Some(shadow) = self.relay.shadow.as_mut() {
             shadow.resize(size.0, size.1);
         }
-        if let Some(cast) = self.relay.cast.as_mut() {
-            let _ = cast.resize(size.0, size.1);
+        if let Some(cast) = &self.relay.cast {
+            cast.resize(size.0, size.1);
         }
     }
 
     fn on_control(&mut self, msg: ToTerminal) {
         match msg {
             ToTerminal::Marker(label) => {
-                if let Some(cast) = self.relay.cast.as_mut() {
-                    let _ = cast.marker(&label);
+                if let Some(cast) = &self.relay.cast {
+                    cast.marker(&label);
                 }
             }
             ToTerminal::Prompt(prompt) if self.relay.shadow.is_none() => {
@@ -465,6 +441,19 @@ impl Signals {
     async fn next(&mut self) -> Option<i32> {
         self.rx.recv().await
     }
+}
+
+/// The chunk just received and whatever else the reader has queued, up to `CHUNK` more bytes:
+/// when the child writes faster than the terminal and the recording take it, one write and one
+/// cast event carry many reads, instead of a wake-up, a write and an event for each.
+fn gather(mut bytes: Vec<u8>, output: &mut mpsc::Receiver<Vec<u8>>) -> Vec<u8> {
+    while bytes.len() < CHUNK {
+        match output.try_recv() {
+            Ok(more) => bytes.extend_from_slice(&more),
+            Err(_) => break,
+        }
+    }
+    bytes
 }
 
 fn spawn_reader(mut reader: Box<dyn Read + Send>, tx: mpsc::Sender<Vec<u8>>) {
