@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::mem::ManuallyDrop;
-use std::os::fd::FromRawFd;
+use std::os::fd::{FromRawFd, RawFd};
 use std::time::Duration;
 
 use portable_pty::{MasterPty, PtySize};
@@ -75,7 +75,8 @@ impl Relay {
         reader: Box<dyn Read + Send>,
         writer: Box<dyn Write + Send>,
     ) -> Outcome {
-        let ends = Endpoints::start(self.pid, reader, writer, self.control.take());
+        let master_fd = self.master.as_raw_fd();
+        let ends = Endpoints::start(self.pid, (reader, master_fd), writer, self.control.take());
         let mut state = Loop::new(self);
         let exit_code = state.pump(ends).await;
         // The session is over: nobody is left to answer what still waits.
@@ -101,7 +102,7 @@ struct Endpoints {
 impl Endpoints {
     fn start(
         pid: i32,
-        reader: Box<dyn Read + Send>,
+        reader: (Box<dyn Read + Send>, Option<RawFd>),
         writer: Box<dyn Write + Send>,
         control: Option<mpsc::UnboundedReceiver<ToTerminal>>,
     ) -> Self {
@@ -456,14 +457,18 @@ fn gather(mut bytes: Vec<u8>, output: &mut mpsc::Receiver<Vec<u8>>) -> Vec<u8> {
     bytes
 }
 
-fn spawn_reader(mut reader: Box<dyn Read + Send>, tx: mpsc::Sender<Vec<u8>>) {
+fn spawn_reader(
+    (mut reader, fd): (Box<dyn Read + Send>, Option<RawFd>),
+    tx: mpsc::Sender<Vec<u8>>,
+) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; CHUNK];
         loop {
             match reader.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                    let (n, open) = read_ready(&mut reader, fd, &mut buf, n);
+                    if tx.blocking_send(buf[..n].to_vec()).is_err() || !open {
                         break;
                     }
                 }
@@ -472,6 +477,34 @@ fn spawn_reader(mut reader: Box<dyn Read + Send>, tx: mpsc::Sender<Vec<u8>>) {
             }
         }
     });
+}
+
+/// After a read of `n` bytes, reads whatever the child has already written behind them (a PTY
+/// in canonical mode hands out one line a read), so the relay wakes once for many lines rather
+/// than once a line; and whether the PTY is still open.
+fn read_ready(
+    reader: &mut dyn Read,
+    fd: Option<RawFd>,
+    buf: &mut [u8],
+    mut n: usize,
+) -> (usize, bool) {
+    let Some(fd) = fd else { return (n, true) };
+    while n < buf.len() {
+        let mut poll = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, a zero timeout: this never blocks.
+        if unsafe { libc::poll(&mut poll, 1, 0) } != 1 || poll.revents & libc::POLLIN == 0 {
+            break;
+        }
+        match reader.read(&mut buf[n..]) {
+            Ok(0) | Err(_) => return (n, false),
+            Ok(more) => n += more,
+        }
+    }
+    (n, true)
 }
 
 fn spawn_stdin(tx: mpsc::Sender<Vec<u8>>) {
