@@ -300,14 +300,18 @@ fn changes_things(node: Option<&NodeEnum>) -> bool {
 
 /// Whole messages only, and the registered secret in none of the values guard masks.
 fn check_client(bytes: &[u8]) {
-    let mut formats: Vec<i16> = Vec::new();
+    // The format of each column of the current result: none yet, or `None` after a
+    // RowDescription no server would send, which guard reads as best it can.
+    let mut formats: Option<Vec<i16>> = Some(Vec::new());
     let mut copy_text = false;
     for frame in whole_frames(bytes) {
         let body = frame.body();
         match frame.tag() {
-            b'T' => formats = row_formats(body).unwrap_or_default(),
+            b'T' => formats = row_formats(body).filter(|f| f.iter().all(|&f| f == 0 || f == 1)),
             b'D' => {
-                let cells = row_cells(body).unwrap_or_default();
+                let (Some(formats), Some(cells)) = (&formats, row_cells(body)) else {
+                    continue;
+                };
                 // Binary cells of other types than text are not masked (nothing to read).
                 let planned = formats.len() == cells.len();
                 for (cell, i) in cells.into_iter().zip(0..) {
