@@ -314,6 +314,16 @@ fn validate_target(
             ));
         }
         Some(env) => env.into_inner(),
+        // `9shop` would give `9SHOP_DATABASE_URL`, which no shell can expand.
+        None if !is_env_name(&default_env) => {
+            return Err(at(
+                Some(raw.name.span()),
+                format!(
+                    "key `name`: `{name}` gives the variable `{default_env}`, which is not a \
+                     variable name; start the name with a letter or set `env`"
+                ),
+            ));
+        }
         None => default_env,
     };
     let listen = match raw.listen {
@@ -521,6 +531,20 @@ action = "ask"
         assert_eq!(err.line, Some(3));
         assert!(err.message.contains("allowed"), "{}", err.message);
         assert!(err.to_string().starts_with("guard.toml:3:"), "{err}");
+    }
+
+    #[test]
+    fn a_name_that_starts_with_a_digit_needs_env() {
+        let target = "[[target]]\nname = \"9shop\"\nkind = \"postgres\"\nupstream = \"h:5432\"\n";
+        let err = parse_str(target).unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(
+            err.message.contains("9SHOP_DATABASE_URL"),
+            "{}",
+            err.message
+        );
+        let config = parse_str(&format!("{target}env = \"SHOP9\"\n")).unwrap();
+        assert_eq!(config.targets[0].env, "SHOP9");
     }
 
     #[test]

@@ -28,7 +28,10 @@ fn config(selector: u8) -> MaskConfig {
         Kind::DETECTORS.to_vec()
     };
     MaskConfig {
-        columns: mask::DEFAULT_COLUMNS.iter().map(|c| c.to_string()).collect(),
+        columns: mask::DEFAULT_COLUMNS
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
         detectors,
         style,
     }
@@ -92,6 +95,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(text) {
         let _ = masker.mask_json(&mut doc);
         let out = doc.to_string();
-        assert!(!out.contains(FIXED_SECRET), "a registered secret survived in JSON");
+        assert!(
+            !out.contains(FIXED_SECRET),
+            "a registered secret survived in JSON"
+        );
     }
 });

@@ -287,14 +287,16 @@ fn ask_name(default: &str) -> Result<String, CliError> {
         "Target name (lowercase letters, digits, _ or -)",
         default,
         |s| {
-            let ok = !s.is_empty()
+            // The name gives the child's variable (`SHOP_DATABASE_URL`), which cannot start
+            // with a digit.
+            let ok = s.starts_with(|c: char| !c.is_ascii_digit())
                 && s.bytes().all(|b| {
                     b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
                 });
             if ok {
                 Ok(())
             } else {
-                Err("use lowercase letters, digits, _ or -")
+                Err("use lowercase letters, digits, _ or -, not a digit first")
             }
         },
     )

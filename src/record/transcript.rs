@@ -6,6 +6,7 @@
 //! writer: a hole in the chain could not be verified, and callers must refuse to forward what they
 //! cannot record (fail closed).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -257,10 +258,9 @@ impl Chain {
         line.push(b'"');
         if !members.is_empty() {
             line.push(b',');
-            line.extend_from_slice(members);
+            line.extend_from_slice(&self.redacted(members));
         }
         line.push(b'}');
-        let line = self.redacted(line);
         self.prev = sha256_hex(&line);
         self.pending.extend_from_slice(&line);
         self.pending.push(b'\n');
@@ -272,22 +272,34 @@ impl Chain {
         Ok(seq)
     }
 
-    fn redacted(&self, mut line: Vec<u8>) -> Vec<u8> {
+    /// The members with each registered secret inside a JSON string replaced by `[redacted]`.
+    /// The header (`seq`, `ts`, `type`, `prev`) is guard's own and never touched, and neither is
+    /// a match that does not start a character of a string: in a number (`"rows":123456`) or
+    /// inside an escape (`\n` then `nopass...`) it is not the secret, and replacing it would
+    /// break the line's JSON, which then no longer verifies.
+    fn redacted<'a>(&self, members: &'a [u8]) -> Cow<'a, [u8]> {
+        let mut text = Cow::Borrowed(members);
         for secret in &self.secrets {
-            if secret.find(&line).is_none() {
+            if secret.find(&text).is_none() {
                 continue;
             }
-            let mut out = Vec::with_capacity(line.len());
-            let mut rest = &line[..];
-            while let Some(at) = secret.find(rest) {
-                out.extend_from_slice(&rest[..at]);
-                out.extend_from_slice(b"[redacted]");
-                rest = &rest[at + secret.needle().len()..];
+            let starts = string_characters(&text);
+            let mut out = Vec::with_capacity(text.len());
+            let (mut kept, mut from) = (0, 0);
+            while let Some(at) = secret.find(&text[from..]).map(|i| from + i) {
+                if starts[at] {
+                    out.extend_from_slice(&text[kept..at]);
+                    out.extend_from_slice(b"[redacted]");
+                    kept = at + secret.needle().len();
+                    from = kept;
+                } else {
+                    from = at + 1;
+                }
             }
-            out.extend_from_slice(rest);
-            line = out;
+            out.extend_from_slice(&text[kept..]);
+            text = Cow::Owned(out);
         }
-        line
+        text
     }
 
     /// One write for everything queued: a reader never sees half a line from us unless we die
@@ -323,6 +335,28 @@ impl Chain {
             None => Ok(()),
         }
     }
+}
+
+/// For each byte of JSON text, whether a character of a string's content starts there (an
+/// escape counts as one character, at its backslash). A registered secret, escaped as JSON, is
+/// in a string exactly where it matches from such a byte.
+fn string_characters(json: &[u8]) -> Vec<bool> {
+    let mut starts = vec![false; json.len()];
+    let (mut i, mut in_string) = (0, false);
+    while let Some(&b) = json.get(i) {
+        let step = match (in_string, b) {
+            (_, b'"') => {
+                in_string = !in_string;
+                1
+            }
+            (true, b'\\') if json.get(i + 1) == Some(&b'u') => 6,
+            (true, b'\\') => 2,
+            _ => 1,
+        };
+        starts[i] = in_string && b != b'"';
+        i += step;
+    }
+    starts
 }
 
 fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
@@ -446,6 +480,41 @@ mod tests {
         t.redact("second-lease-password-7f3a");
         let shown = masker.mask_text("the row says second-lease-password-7f3a");
         assert!(!shown.text.contains("7f3a"), "{}", shown.text);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_secret_that_matches_the_header_leaves_the_chain_verifiable() {
+        // The first record's `prev` is 64 zeros, and `seq` and `ts` are digits.
+        let dir = tempdir();
+        let path = dir.join("t.jsonl");
+        let t = Transcript::create(&path).unwrap();
+        t.redact("0000000000");
+        t.redact("123456");
+        t.append("query", json!({"sql": "pin 123456", "rows": 123456}))
+            .unwrap();
+        t.append("session_end", json!({})).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let chain = crate::record::verify::check_chain(&bytes).unwrap();
+        assert_eq!(chain.records[0]["prev"], GENESIS);
+        assert_eq!(chain.records[0]["sql"], "pin [redacted]");
+        assert_eq!(chain.records[0]["rows"], 123456);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_secret_that_matches_inside_an_escape_is_not_the_secret() {
+        // "\nopass1234" holds a newline and "opass1234", not the secret "nopass1234".
+        let dir = tempdir();
+        let path = dir.join("t.jsonl");
+        let t = Transcript::create(&path).unwrap();
+        t.redact("nopass1234");
+        t.append("query", json!({"a": "x\nopass1234", "b": "nopass1234"}))
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let record: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(record["a"], "x\nopass1234");
+        assert_eq!(record["b"], "[redacted]");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -27,6 +27,7 @@ use super::frame::{self, Frame, FrameError};
 use super::message::{self, ErrorFields, frontend as tag, sqlstate};
 use super::statement::{Answer, Ctx, Expect, QueryRecord, Queue, Statement};
 use super::upstream::{BoxRead, BoxWrite};
+use crate::policy;
 
 /// Held batch size past which it is released without waiting for Sync or Flush, so a client that
 /// pipelines a very long batch cannot grow guard's memory without bound.
@@ -175,9 +176,11 @@ impl Frontend {
             tag::SYNC => {
                 self.hold(frame, Held::Reply(Expect::Sync));
                 self.release(out).await;
+                self.forget_unnamed();
             }
             tag::QUERY => {
                 self.release(out).await;
+                self.forget_unnamed();
                 self.on_query(frame, out).await?;
             }
             tag::FUNCTION_CALL => {
@@ -224,7 +227,13 @@ impl Frontend {
         let (name, sql) =
             message::parse(&frame).ok_or_else(|| violation("malformed Parse message".into()))?;
         // Classified now, decided at each Execute: the text cannot change in between.
-        let verdict = self.enforcer.verdict(&sql);
+        let mut verdict = self.enforcer.verdict(&sql);
+        if let Some(old) = self.statements.get(&name).filter(|_| !name.is_empty())
+            && old.sql != verdict.sql
+        {
+            let what = format!("statement {name}, prepared again before it was closed");
+            verdict = self.ambiguous(&what, old.clone(), verdict);
+        }
         self.enforcer.prepared(&name, &verdict);
         self.statements.insert(name, verdict);
         self.hold(frame, Held::Reply(Expect::ParseComplete));
@@ -234,10 +243,45 @@ impl Frontend {
     fn on_bind(&mut self, frame: Frame) -> Result<(), FrontError> {
         let (portal, statement) =
             message::bind(&frame).ok_or_else(|| violation("malformed Bind message".into()))?;
-        let verdict = self.statements.get(&statement).cloned();
+        let mut verdict = self.statements.get(&statement).cloned();
+        if let Some(old) = self.portals.get(&portal).filter(|_| !portal.is_empty())
+            && old.as_ref().map(|v| &v.sql) != verdict.as_ref().map(|v| &v.sql)
+        {
+            let what = format!("portal {portal}, bound again before it was closed");
+            let unseen = || {
+                self.enforcer
+                    .unknown("a statement guard did not see prepared")
+            };
+            let (old, new) = (old.clone(), verdict.unwrap_or_else(unseen));
+            verdict = Some(self.ambiguous(&what, old.unwrap_or_else(unseen), new));
+        }
         self.portals.insert(portal, verdict);
         self.hold(frame, Held::Reply(Expect::BindComplete));
         Ok(())
+    }
+
+    /// A named statement or portal can be defined only once until it is closed: the server
+    /// refuses a second Parse or Bind of the name and keeps the first, unless that one failed
+    /// or was skipped after an error (protocol docs, "Extended Query"). guard cannot tell which
+    /// of the two an Execute will run, so it decides on the stricter of both and of `unknown`.
+    fn ambiguous(&self, what: &str, old: Arc<Verdict>, new: Arc<Verdict>) -> Arc<Verdict> {
+        let weight = |v: &Verdict| (policy::strictness(v.decision.action), v.class());
+        let mut worst = self.enforcer.unknown(what);
+        for verdict in [old, new] {
+            if weight(&verdict) > weight(&worst) {
+                worst = verdict;
+            }
+        }
+        worst
+    }
+
+    /// The unnamed statement and portal end at a simple Query, and the unnamed portal at the
+    /// end of a transaction; a Parse or Bind of them skipped after an error leaves the old one
+    /// in place. So guard forgets them at each Sync and Query: one used in a later batch is
+    /// `unknown` (clients use them within one batch).
+    fn forget_unnamed(&mut self) {
+        self.statements.remove("");
+        self.portals.remove("");
     }
 
     fn on_describe(&mut self, frame: Frame) -> Result<(), FrontError> {
@@ -258,13 +302,13 @@ impl Frontend {
         Ok(())
     }
 
+    /// A Close may never reach the server (its batch refused) or be skipped there after an
+    /// error, so guard keeps what the name held: defining it again with something else is then
+    /// ambiguous (see `ambiguous`), and binding or executing it runs at worst what it held.
     fn on_close(&mut self, frame: Frame) -> Result<(), FrontError> {
         match message::target_of(&frame) {
-            Some((b'S', name)) => {
-                self.enforcer.closed(&name);
-                self.statements.remove(&name)
-            }
-            Some((_, name)) => self.portals.remove(&name).flatten(),
+            Some((b'S', name)) => self.enforcer.closed(&name),
+            Some(_) => {}
             None => return Err(violation("malformed Close message".into())),
         };
         self.hold(frame, Held::Reply(Expect::CloseComplete));
@@ -467,6 +511,7 @@ impl Frontend {
         match frame.tag() {
             tag::SYNC => {
                 self.discarding = false;
+                self.forget_unnamed();
                 self.push(Expect::Answer(Answer::Ready));
                 Flow::Continue
             }
@@ -555,5 +600,150 @@ mod tests {
         assert_eq!(transaction_end("commit prepared 'x'"), None);
         assert_eq!(transaction_end("select 1"), None);
         assert_eq!(query_message("ROLLBACK"), b"Q\0\0\0\x0dROLLBACK\0");
+    }
+
+    fn msg(tag: u8, parts: &[&[u8]]) -> Vec<u8> {
+        Frame::new(tag, &parts.concat()).raw().to_vec()
+    }
+
+    fn parse(name: &str, sql: &str) -> Vec<u8> {
+        msg(b'P', &[name.as_bytes(), b"\0", sql.as_bytes(), b"\0\0\0"])
+    }
+
+    fn bind(portal: &str, statement: &str) -> Vec<u8> {
+        let (p, s) = (portal.as_bytes(), statement.as_bytes());
+        msg(b'B', &[p, b"\0", s, b"\0\0\0\0\0\0\0"])
+    }
+
+    fn execute(portal: &str) -> Vec<u8> {
+        msg(b'E', &[portal.as_bytes(), b"\0\0\0\0\0"])
+    }
+
+    const SYNC: &[u8] = b"S\0\0\0\x04";
+
+    /// Relays `client` through a frontend with the default policy and nobody to approve, and
+    /// returns how many Executes went upstream.
+    async fn executes_forwarded(client: Vec<u8>) -> usize {
+        use crate::approval::{Approver, Mode};
+        use crate::mask::{MaskConfig, Masker};
+        use crate::record::transcript::Transcript;
+        let dir = tempfile::tempdir().unwrap();
+        let transcript = Transcript::create(&dir.path().join("transcript.jsonl")).unwrap();
+        let ctx = Arc::new(Ctx {
+            target: "shop".into(),
+            conn: 1,
+            transcript: transcript.clone(),
+            ids: Default::default(),
+        });
+        let guard = Guard {
+            policy: Default::default(),
+            approver: Approver::new(Mode::Deny, Default::default(), transcript, None),
+            masker: Masker::new(&MaskConfig::default()).unwrap(),
+        };
+        let status = Arc::new(AtomicU8::new(b'I'));
+        let mut front = Frontend::new(ctx, Queue::default(), guard, status);
+        let mut client: BoxRead = Box::new(std::io::Cursor::new(client));
+        let (upstream, mut server) = tokio::io::duplex(1 << 16);
+        let mut upstream: BoxWrite = Box::new(upstream);
+        let mut buf = BytesMut::new();
+        front
+            .run(&mut client, &mut buf, &mut upstream)
+            .await
+            .unwrap();
+        drop(upstream);
+        let mut sent = Vec::new();
+        server.read_to_end(&mut sent).await.unwrap();
+        let mut sent = BytesMut::from(&sent[..]);
+        let mut executes = 0;
+        while let Some(frame) = frame::split_frame(&mut sent).unwrap() {
+            executes += usize::from(frame.tag() == tag::EXECUTE);
+        }
+        executes
+    }
+
+    #[tokio::test]
+    async fn a_statement_prepared_again_is_decided_as_the_worse_of_the_two() {
+        // The server refuses the second Parse of `s` and runs the DELETE at the Execute.
+        let client = [
+            parse("s", "delete from t"),
+            SYNC.to_vec(),
+            parse("s", "select 1"),
+            SYNC.to_vec(),
+            bind("", "s"),
+            execute(""),
+            SYNC.to_vec(),
+        ];
+        assert_eq!(executes_forwarded(client.concat()).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_close_in_a_refused_batch_does_not_make_a_name_new() {
+        // The refused batch never reached the server, which still holds the DELETE as `s`.
+        let client = [
+            parse("s", "delete from t"),
+            SYNC.to_vec(),
+            msg(b'C', &[b"Ss\0"]),
+            execute("no such portal"),
+            SYNC.to_vec(),
+            parse("s", "select 1"),
+            SYNC.to_vec(),
+            bind("", "s"),
+            execute(""),
+            SYNC.to_vec(),
+        ];
+        assert_eq!(executes_forwarded(client.concat()).await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_portal_bound_again_is_decided_as_the_worse_of_the_two() {
+        // The server refuses the second Bind of `p` and keeps the DELETE bound to it.
+        let client = [
+            parse("a", "delete from t"),
+            bind("p", "a"),
+            SYNC.to_vec(),
+            parse("b", "select 1"),
+            bind("p", "b"),
+            SYNC.to_vec(),
+            execute("p"),
+            SYNC.to_vec(),
+        ];
+        assert_eq!(executes_forwarded(client.concat()).await, 0);
+    }
+
+    #[tokio::test]
+    async fn the_unnamed_statement_is_not_trusted_past_its_batch() {
+        // The bad Parse makes the server skip the next one, so the unnamed statement stays the
+        // DELETE; guard does not know that, and must not decide on the SELECT.
+        let client = [
+            parse("", "delete from t"),
+            SYNC.to_vec(),
+            parse("x", "selec oops"),
+            parse("", "select 1"),
+            SYNC.to_vec(),
+            bind("", ""),
+            execute(""),
+            SYNC.to_vec(),
+        ];
+        assert_eq!(executes_forwarded(client.concat()).await, 0);
+    }
+
+    #[tokio::test]
+    async fn prepared_reads_still_run_in_later_batches_and_after_a_close() {
+        let client = [
+            parse("s", "select 1"),
+            bind("", "s"),
+            execute(""),
+            SYNC.to_vec(),
+            bind("", "s"),
+            execute(""),
+            SYNC.to_vec(),
+            msg(b'C', &[b"Ss\0"]),
+            SYNC.to_vec(),
+            parse("s", "select 1"),
+            bind("", "s"),
+            execute(""),
+            SYNC.to_vec(),
+        ];
+        assert_eq!(executes_forwarded(client.concat()).await, 3);
     }
 }

@@ -394,7 +394,9 @@ pub fn error(masker: &Masker, frame: &Frame, counts: &mut MaskCounts) -> Option<
         }
         let value = r.cstr()?;
         let value = match code {
-            b'S' | b'V' | b'C' => Cow::Borrowed(value),
+            // Severity and SQLSTATE are codes clients act on; anything else a server puts in
+            // them is text like the rest.
+            b'S' | b'V' | b'C' if is_code(value) => Cow::Borrowed(value),
             _ => apply(masker.mask_bytes(value), counts),
         };
         changed |= matches!(value, Cow::Owned(_));
@@ -409,6 +411,11 @@ pub fn error(masker: &Masker, frame: &Frame, counts: &mut MaskCounts) -> Option<
             b.put_u8(0);
         })
     })
+}
+
+/// `ERROR`, `FATAL`, `42501`: a few ASCII letters and digits.
+fn is_code(value: &[u8]) -> bool {
+    value.len() <= 16 && value.iter().all(u8::is_ascii_alphanumeric)
 }
 
 /// NotificationResponse: Int32 process id, channel, payload.
@@ -554,4 +561,25 @@ fn named(frame: &Frame) -> Option<Named> {
     let table = text(0)?.parse().ok()?;
     let attnum = text(1)?.parse().ok()?;
     Some(((table, attnum), Some(text(2)?.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mask::MaskConfig;
+
+    #[test]
+    fn a_severity_or_sqlstate_that_is_not_a_code_is_masked() {
+        let masker = Masker::new(&MaskConfig::default()).unwrap();
+        masker.add_secret("Fz9SecretKey7Qx");
+        let body = b"SERROR\0VERROR\0C22P02 Fz9SecretKey7Qx\0Mbad\0\0";
+        let frame = Frame::new(b'E', body);
+        let mut counts = MaskCounts::default();
+        let masked = error(&masker, &frame, &mut counts).unwrap();
+        let text = String::from_utf8_lossy(&masked);
+        assert!(!text.contains("Fz9SecretKey7Qx"), "{text}");
+        assert!(text.contains("SERROR\0VERROR\0C22P02 "), "{text}");
+        let plain = Frame::new(b'E', b"SERROR\0VERROR\0C22P02\0Mbad\0\0");
+        assert_eq!(error(&masker, &plain, &mut counts), None);
+    }
 }
