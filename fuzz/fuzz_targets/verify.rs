@@ -184,7 +184,8 @@ fn genuine_then_tampered(dir: &Path, mode: u8, rest: &[u8]) {
     .expect("cast");
     for (i, piece) in content.split(|&b| b == 0).enumerate() {
         if i % 2 == 1 {
-            cast.output(piece).expect("cast output");
+            cast.output(std::time::Instant::now(), piece)
+                .expect("cast output");
             continue;
         }
         let text = String::from_utf8_lossy(piece);
