@@ -130,6 +130,8 @@ fi
 # the last of which may be an example with no tests of its own.
 read -r passed failed < <(awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { print p + 0, f + 0 }' "$log")
+# A build that fails runs no test: count it as a failure rather than print "0 failed".
+[ "$status" != 0 ] && [ "$failed" = 0 ] && failed=1
 printf 'tests: %d passed, %d failed\n' $((passed + fuzz_passed)) $((failed + fuzz_failed))
 [ "$status" = 0 ] && [ "$fuzz_failed" -gt 0 ] && status=1
 exit "$status"

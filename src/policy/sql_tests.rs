@@ -4,7 +4,7 @@ use Class::*;
 
 /// Statements an agent might send, and the class guard must give each. Grouped by what they
 /// prove; obfuscations sit next to the plain form they hide.
-pub(in crate::policy) const TABLE: &[(&str, Class)] = &[
+pub(crate) const TABLE: &[(&str, Class)] = &[
     // Reads.
     ("SELECT 1", Read),
     ("select * from customers where id = 7", Read),
