@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::bao::Bao;
 use support::postgres::Postgres;
-use support::{Home, stderr, stdout};
+use support::{Home, records_in, stderr, stdout};
 
 /// The real password of the static upstream role.
 const APP_PASSWORD: &str = "app-fault-pw-93c1e7d2a8";
@@ -141,14 +141,6 @@ impl Setup {
         self.pg
             .sql("select string_agg(rolname, ',') from pg_roles where rolname like 'v-%'")
     }
-}
-
-fn records_in(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("transcript.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("every transcript line parses"))
-        .collect()
 }
 
 fn of<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {

@@ -53,24 +53,11 @@ impl Gateway {
     /// guard's own environment only.
     fn run(&self, script: &str) -> Output {
         self.home
-            .guard()
-            .arg("-q")
-            .arg("-c")
-            .arg(&self.config)
-            .args(["--", "sh", "-c", script])
-            .env("SHOP_PW", APP_PASSWORD)
-            .env("PYTHONUNBUFFERED", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+            .run_script(&self.config, script, ("SHOP_PW", APP_PASSWORD))
     }
 
     fn transcript(&self) -> Vec<Value> {
-        let text =
-            std::fs::read_to_string(self.home.last_session().join("transcript.jsonl")).unwrap();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        self.home.last_records()
     }
 
     fn verify_last(&self) {

@@ -4,7 +4,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 
 use serde_json::Value;
 use support::postgres::Postgres;
@@ -69,23 +69,11 @@ impl Gateway {
 
     fn run(&self, script: &str) -> Output {
         self.home
-            .guard()
-            .args(["-q", "-c"])
-            .arg(&self.config)
-            .args(["--", "sh", "-c", script])
-            .env("SHOP_PW", APP_PASSWORD)
-            .env("PYTHONUNBUFFERED", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+            .run_script(&self.config, script, ("SHOP_PW", APP_PASSWORD))
     }
 
     fn transcript(&self) -> Vec<Value> {
-        let path = self.home.last_session().join("transcript.jsonl");
-        let text = std::fs::read_to_string(path).unwrap();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        self.home.last_records()
     }
 
     /// No raw value in any file of the session folder, and the chain verifies.

@@ -5,7 +5,7 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 use support::postgres::Postgres;
@@ -43,16 +43,7 @@ impl Gateway {
 
     fn run(&self, script: &str) -> Output {
         self.home
-            .guard()
-            .arg("-q")
-            .arg("-c")
-            .arg(&self.config)
-            .args(["--", "sh", "-c", script])
-            .env("SHOP_PW", APP_PASSWORD)
-            .env("PYTHONUNBUFFERED", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
+            .run_script(&self.config, script, ("SHOP_PW", APP_PASSWORD))
     }
 
     /// psql through guard with `sql` on stdin; stdout and stderr of psql together.
@@ -72,11 +63,7 @@ impl Gateway {
     }
 
     fn transcript(&self) -> Vec<Value> {
-        let text =
-            std::fs::read_to_string(self.home.last_session().join("transcript.jsonl")).unwrap();
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
+        self.home.last_records()
     }
 
     fn verify_last(&self) {

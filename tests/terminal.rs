@@ -10,10 +10,7 @@ use support::term::Term;
 use support::{Home, stderr, stdout};
 
 fn transcript(home: &Home) -> Vec<serde_json::Value> {
-    let text = std::fs::read_to_string(home.last_session().join("transcript.jsonl")).unwrap();
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    home.last_records()
 }
 
 #[test]

@@ -9,6 +9,8 @@
 //! comment, an escape string, a dollar quote, a number with an exponent) has no shape and is
 //! classified from scratch: the cache may miss, it must never answer for a different tree.
 
+use std::sync::Arc;
+
 use super::recent::Recent;
 use super::sql::{Classification, SqlSession};
 
@@ -134,7 +136,8 @@ fn alone_in_parentheses(b: &[u8], start: usize, end: usize) -> bool {
 /// their whole shape (`Classification::shareable`).
 #[derive(Debug)]
 pub struct ShapeCache {
-    shapes: Recent<String, Classification>,
+    // Shared so that a hit clones a pointer out of the cache, not the classification.
+    shapes: Recent<String, Arc<Classification>>,
 }
 
 impl Default for ShapeCache {
@@ -156,7 +159,7 @@ impl ShapeCache {
         }
         let classification = session.classify(sql);
         if classification.shareable().is_some() {
-            self.shapes.insert(key, classification.clone());
+            self.shapes.insert(key, Arc::new(classification.clone()));
         }
         classification
     }

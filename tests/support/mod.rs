@@ -45,6 +45,25 @@ impl Home {
         self.guard().args(args).output().unwrap()
     }
 
+    /// `guard -q -c <config> -- sh -c <script>` with stdin closed, and `secret` (a variable name
+    /// and value) in guard's own environment, where the configuration reads a credential from.
+    pub fn run_script(&self, config: &Path, script: &str, secret: (&str, &str)) -> Output {
+        self.guard()
+            .args(["-q", "-c"])
+            .arg(config)
+            .args(["--", "sh", "-c", script])
+            .env(secret.0, secret.1)
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// The records of the newest session's transcript.
+    pub fn last_records(&self) -> Vec<serde_json::Value> {
+        records_in(&self.last_session())
+    }
+
     /// The folder of the only (or newest) session.
     pub fn last_session(&self) -> PathBuf {
         let mut ids: Vec<_> = std::fs::read_dir(self.path().join("sessions"))
@@ -54,6 +73,16 @@ impl Home {
         ids.sort();
         ids.pop().expect("a session folder")
     }
+}
+
+/// The records of the transcript in a session folder (none if it has no transcript); every line
+/// must parse.
+pub fn records_in(dir: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("transcript.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every transcript line parses"))
+        .collect()
 }
 
 pub fn bin() -> PathBuf {
