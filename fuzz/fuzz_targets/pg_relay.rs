@@ -92,6 +92,7 @@ fn relay(
         conn: 1,
         transcript: transcript.clone(),
         ids: Arc::new(AtomicU64::new(0)),
+        open: Default::default(),
     });
     let guard = Guard {
         policy: Arc::new(Policy::default()),

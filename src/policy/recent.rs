@@ -41,7 +41,10 @@ impl<K: Hash + Eq, V: Clone> Recent<K, V> {
 
     pub fn insert(&mut self, key: K, value: V) {
         if self.young.len() >= self.capacity {
-            self.old = std::mem::take(&mut self.young);
+            // The old generation's table is emptied and reused as the young one: a fresh one
+            // would grow (and rehash) its way back up to `capacity` every generation.
+            std::mem::swap(&mut self.young, &mut self.old);
+            self.young.clear();
         }
         self.young.insert(key, value);
     }

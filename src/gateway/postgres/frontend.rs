@@ -408,7 +408,8 @@ impl Frontend {
             rule: &rule,
             extra,
         };
-        let mut statement = self.ctx.record_query(id, &record).map_err(|e| {
+        let recorded = self.ctx.record_query(id, &record).await;
+        let mut statement = recorded.map_err(|e| {
             Answer::Error(message::error_response(
                 "ERROR",
                 sqlstate::IO_ERROR,
@@ -634,6 +635,7 @@ mod tests {
             conn: 1,
             transcript: transcript.clone(),
             ids: Default::default(),
+            open: Default::default(),
         });
         let guard = Guard {
             policy: Default::default(),

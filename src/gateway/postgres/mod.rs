@@ -25,7 +25,7 @@ mod upstream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -61,6 +61,8 @@ pub struct Shared {
     transcript: Transcript,
     ids: Arc<AtomicU64>,
     conns: Arc<AtomicU64>,
+    /// Client connections being served, every target's.
+    open: Arc<AtomicUsize>,
     /// The session's rules: what each statement's class leads to.
     policy: Arc<Policy>,
     /// Who is asked when the policy says `ask`.
@@ -74,6 +76,8 @@ pub struct Common<'a> {
     pub transcript: &'a Transcript,
     pub ids: Arc<AtomicU64>,
     pub conns: Arc<AtomicU64>,
+    /// Client connections being served, every target's (they share one event loop).
+    pub open: Arc<AtomicUsize>,
     pub shutdown: watch::Receiver<bool>,
     /// Held by every task; the session waits until all are dropped.
     pub alive: mpsc::Sender<()>,
@@ -116,6 +120,7 @@ pub fn start(
         transcript: common.transcript.clone(),
         ids: common.ids,
         conns: common.conns,
+        open: common.open,
         policy: common.policy,
         approver: common.approver,
         masker: common.masker,
@@ -163,8 +168,11 @@ async fn accept_loop(
         match accepted {
             Ok((socket, peer)) => {
                 let (shared, stop, alive) = (shared.clone(), shutdown.clone(), alive.clone());
+                shared.open.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(async move {
+                    let open = shared.open.clone();
                     connection::serve(shared, socket, peer, stop).await;
+                    open.fetch_sub(1, Ordering::Relaxed);
                     drop(alive);
                 });
             }
@@ -181,6 +189,7 @@ impl Shared {
             conn: self.conns.fetch_add(1, Ordering::Relaxed) + 1,
             transcript: self.transcript.clone(),
             ids: self.ids.clone(),
+            open: self.open.clone(),
         }
     }
 
