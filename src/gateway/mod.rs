@@ -90,8 +90,12 @@ fn start_all(
         .iter()
         .map(|(name, handle)| {
             let handle = handle.clone();
-            let source: http::SecretSource =
-                Arc::new(move || Some(handle.current().password.expose_secret().to_string()));
+            // Each request checks the lease out: once it has ended unrenewed, requests are
+            // refused rather than sent with a credential the broker no longer stands behind.
+            let source: http::SecretSource = Arc::new(move || match handle.checkout() {
+                Ok((credential, _)) => Ok(credential.password.expose_secret().to_string()),
+                Err(expired) => Err(expired.to_string()),
+            });
             (name.clone(), source)
         })
         .collect();

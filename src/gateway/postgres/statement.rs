@@ -201,7 +201,7 @@ impl Ctx {
         } else {
             m.raw("masked", &statement.masked.to_json().to_string());
         }
-        m.raw("duration_ms", &Value::from(micros / 1000.0).to_string());
+        m.float("duration_ms", micros / 1000.0);
         match statement.error {
             None => m.raw("error", "null"),
             Some(e) => m.raw(
@@ -265,6 +265,12 @@ impl Members {
     fn number(&mut self, key: &str, value: u64) {
         self.key(key);
         let _ = write!(self.0, "{value}");
+    }
+
+    /// As JSON writes it (`12.5`, `0.042`): shortest form that reads back the same.
+    fn float(&mut self, key: &str, value: f64) {
+        self.key(key);
+        let _ = serde_json::to_writer(&mut self.0, &value);
     }
 }
 
