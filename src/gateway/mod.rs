@@ -151,13 +151,13 @@ fn start_postgres(
     gateways.thread = Some(thread);
     let ids = Arc::new(AtomicU64::new(0));
     let conns = Arc::new(AtomicU64::new(0));
-    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let commit = postgres::Commit::grouped(transcript.clone(), &io);
     for target in targets {
         let common = postgres::Common {
             transcript,
             ids: ids.clone(),
             conns: conns.clone(),
-            open: open.clone(),
+            commit: commit.clone(),
             shutdown: stop.clone(),
             alive: alive_tx.clone(),
             credential: shared.credentials.get(&target.name).cloned(),

@@ -210,6 +210,15 @@ impl Transcript {
         chain.write_pending()
     }
 
+    /// Whether record `seq` is in the file; an error once it never will be (poisoned).
+    pub fn is_written(&self, seq: u64) -> io::Result<bool> {
+        let chain = self.lock();
+        if seq < chain.written_seqs {
+            return Ok(true);
+        }
+        chain.check_poisoned().map(|()| false)
+    }
+
     /// Writes records chained by `append_members_later` that are still waiting.
     pub fn flush(&self) -> io::Result<()> {
         self.lock().write_pending()
@@ -224,6 +233,12 @@ impl Transcript {
     #[cfg(test)]
     pub fn writes(&self) -> u64 {
         self.lock().writes
+    }
+
+    /// From now on every write fails, as on a full disk.
+    #[cfg(test)]
+    pub fn fail_writes_for_tests(&self) {
+        self.lock().file = File::options().write(true).open("/dev/full").unwrap();
     }
 
     /// Records written so far, by type and by decision, for `session_end`.

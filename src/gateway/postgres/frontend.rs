@@ -635,7 +635,7 @@ mod tests {
             conn: 1,
             transcript: transcript.clone(),
             ids: Default::default(),
-            open: Default::default(),
+            commit: super::super::commit::Commit::immediate(transcript.clone()),
         });
         let guard = Guard {
             policy: Default::default(),

@@ -9,6 +9,7 @@
 
 mod backend;
 mod cancel;
+mod commit;
 mod connection;
 mod enforce;
 pub mod frame;
@@ -25,12 +26,14 @@ mod upstream;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{mpsc, watch};
+
+pub use commit::Commit;
 
 use crate::approval::Approver;
 use crate::broker::CredentialHandle;
@@ -61,8 +64,8 @@ pub struct Shared {
     transcript: Transcript,
     ids: Arc<AtomicU64>,
     conns: Arc<AtomicU64>,
-    /// Client connections being served, every target's.
-    open: Arc<AtomicUsize>,
+    /// How query records reach the file: one committer for every target's connections.
+    commit: Commit,
     /// The session's rules: what each statement's class leads to.
     policy: Arc<Policy>,
     /// Who is asked when the policy says `ask`.
@@ -76,8 +79,8 @@ pub struct Common<'a> {
     pub transcript: &'a Transcript,
     pub ids: Arc<AtomicU64>,
     pub conns: Arc<AtomicU64>,
-    /// Client connections being served, every target's (they share one event loop).
-    pub open: Arc<AtomicUsize>,
+    /// The group commit of every target's query records (they share one event loop).
+    pub commit: Commit,
     pub shutdown: watch::Receiver<bool>,
     /// Held by every task; the session waits until all are dropped.
     pub alive: mpsc::Sender<()>,
@@ -120,7 +123,7 @@ pub fn start(
         transcript: common.transcript.clone(),
         ids: common.ids,
         conns: common.conns,
-        open: common.open,
+        commit: common.commit,
         policy: common.policy,
         approver: common.approver,
         masker: common.masker,
@@ -168,11 +171,8 @@ async fn accept_loop(
         match accepted {
             Ok((socket, peer)) => {
                 let (shared, stop, alive) = (shared.clone(), shutdown.clone(), alive.clone());
-                shared.open.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(async move {
-                    let open = shared.open.clone();
                     connection::serve(shared, socket, peer, stop).await;
-                    open.fetch_sub(1, Ordering::Relaxed);
                     drop(alive);
                 });
             }
@@ -189,7 +189,7 @@ impl Shared {
             conn: self.conns.fetch_add(1, Ordering::Relaxed) + 1,
             transcript: self.transcript.clone(),
             ids: self.ids.clone(),
-            open: self.open.clone(),
+            commit: self.commit.clone(),
         }
     }
 

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -18,6 +18,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
+use super::commit::Commit;
 use super::message::ErrorFields;
 use crate::record::transcript::Transcript;
 
@@ -60,8 +61,8 @@ pub struct Ctx {
     pub transcript: Transcript,
     /// Session-wide statement ids, shared by every connection and target.
     pub ids: Arc<AtomicU64>,
-    /// Client connections open on the event loop, every target's (see `record_query`).
-    pub open: Arc<AtomicUsize>,
+    /// How query records reach the file (a group commit, see `commit`).
+    pub commit: Commit,
 }
 
 /// The fields of a `query` record beyond its id, target and connection.
@@ -141,13 +142,8 @@ impl Ctx {
 
     /// Writes the `query` record for a statement about to go upstream, or about to be refused,
     /// and returns it once the record is in the file; an error means it must not go (SPEC: a
-    /// query record is written before the request). `sql` must already be masked.
-    ///
-    /// A group commit: the record is chained, then, when other connections are open, the task
-    /// lets every connection the event loop woke in this turn chain theirs before one write
-    /// carries them all (one `write(2)` per turn instead of one per statement, which is what
-    /// separated guard from a plain proxy once the CPU is busy). Each statement still waits for
-    /// its own record: if that write fails, every statement it carried is refused.
+    /// query record is written before the request). `sql` must already be masked. The write
+    /// is shared with the other connections of the same turn (see `commit`).
     pub async fn record_query(
         &self,
         id: u64,
@@ -171,10 +167,7 @@ impl Ctx {
         let seq = self
             .transcript
             .append_members_later("query", Some(query.decision), &m.0)?;
-        if self.open.load(Ordering::Relaxed) > 1 {
-            tokio::task::yield_now().await;
-        }
-        self.transcript.write_through(seq)?;
+        self.commit.wait(seq).await?;
         Ok(Statement {
             id,
             started: Instant::now(),
@@ -287,16 +280,16 @@ pub fn lost(message: &str) -> ErrorFields {
 mod tests {
     use super::*;
 
-    fn contexts(open: usize) -> (tempfile::TempDir, Transcript, [Ctx; 2]) {
+    fn contexts() -> (tempfile::TempDir, Transcript, [Ctx; 2]) {
         let dir = tempfile::tempdir().unwrap();
         let transcript = Transcript::create(&dir.path().join("transcript.jsonl")).unwrap();
-        let open = Arc::new(AtomicUsize::new(open));
+        let commit = Commit::grouped(transcript.clone(), &tokio::runtime::Handle::current());
         let ctx = |conn| Ctx {
             target: "shop".into(),
             conn,
             transcript: transcript.clone(),
             ids: Default::default(),
-            open: open.clone(),
+            commit: commit.clone(),
         };
         let both = [ctx(1), ctx(2)];
         (dir, transcript, both)
@@ -314,7 +307,7 @@ mod tests {
     /// one write, and each returns only once its own record is in the file.
     #[tokio::test(flavor = "current_thread")]
     async fn statements_of_one_turn_share_one_write() {
-        let (dir, transcript, [a, b]) = contexts(2);
+        let (dir, transcript, [a, b]) = contexts();
         let (x, y) = tokio::join!(a.record_query(1, &QUERY), b.record_query(2, &QUERY));
         x.unwrap();
         y.unwrap();
@@ -323,13 +316,23 @@ mod tests {
         assert_eq!(text.lines().count(), 2);
     }
 
-    /// With one connection there is nobody to wait for: no yield, one write per statement.
+    /// A lone connection's statements each wait for their own write.
     #[tokio::test(flavor = "current_thread")]
-    async fn a_lone_connection_writes_at_once() {
-        let (_dir, transcript, [a, _]) = contexts(1);
+    async fn a_lone_connection_gets_a_write_per_statement() {
+        let (_dir, transcript, [a, _]) = contexts();
         a.record_query(1, &QUERY).await.unwrap();
         assert_eq!(transcript.writes(), 1);
         a.record_query(2, &QUERY).await.unwrap();
         assert_eq!(transcript.writes(), 2);
+    }
+
+    /// Fail closed: when the shared write fails, every statement it carried is refused.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failed_shared_write_refuses_every_statement_it_carried() {
+        let (_dir, transcript, [a, b]) = contexts();
+        transcript.fail_writes_for_tests();
+        let (x, y) = tokio::join!(a.record_query(1, &QUERY), b.record_query(2, &QUERY));
+        assert!(x.is_err() && y.is_err());
+        assert_eq!(transcript.writes(), 1);
     }
 }
