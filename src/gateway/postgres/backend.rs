@@ -90,6 +90,10 @@ impl Backend {
         client: &mut BoxWrite,
     ) -> Result<BackEnd, BackError> {
         let mut out = BytesMut::with_capacity(READ_CHUNK);
+        // One wait for guard's own answers, kept across turns: a new one each turn would join
+        // and leave the notifier's list once per message.
+        let incoming = self.incoming.clone();
+        let mut answered = std::pin::pin!(incoming.answered());
         loop {
             // Expectations are queued before their messages go upstream, so everything these
             // responses answer is queued by now.
@@ -113,7 +117,7 @@ impl Backend {
                     Ok(_) => {}
                     Err(e) => return Err(BackError::Upstream(e)),
                 },
-                () = self.incoming.answered() => {}
+                () = &mut answered => answered.set(incoming.answered()),
             }
         }
     }
