@@ -511,6 +511,34 @@ fn counts_merge_for_a_result_set_and_serialise() {
     assert_eq!(serde_json::to_value(&total).unwrap(), total.to_json());
 }
 
+#[test]
+fn counted_kinds_are_listed_by_name_as_records_always_had_them() {
+    let names: Vec<&str> = Kind::BY_NAME.iter().map(|k| k.name()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(names, sorted);
+    for kind in Kind::DETECTORS
+        .into_iter()
+        .chain([Kind::Column, Kind::Secret])
+    {
+        assert!(Kind::BY_NAME.contains(&kind), "{kind:?}");
+    }
+    let mut counts = MaskCounts::default();
+    for kind in [Kind::Secret, Kind::Email, Kind::AwsKey, Kind::Email] {
+        counts.add(kind);
+    }
+    assert_eq!(
+        counts.to_json().to_string(),
+        r#"{"count":4,"kinds":{"aws_key":1,"email":2,"secret":1}}"#
+    );
+    assert_eq!(
+        format!("{:?}", counts.kinds),
+        r#"{"aws_key": 1, "email": 2, "secret": 1}"#
+    );
+    assert_eq!(counts.kinds.get("phone"), None);
+}
+
 /// Pushes `text` in the given pieces and returns what the stream emitted.
 fn streamed(m: &Masker, pieces: &[&[u8]]) -> (Vec<u8>, MaskCounts) {
     let mut stream = m.stream();
