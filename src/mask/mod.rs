@@ -401,18 +401,16 @@ impl Masker {
 
     /// `mask_text` for bytes that need not be UTF-8 (wire data, terminal output).
     pub fn mask_bytes<'a>(&self, bytes: &'a [u8]) -> Masked<'a, [u8]> {
-        let secrets = self.inner.secrets.current();
-        let (hits, _) = self.scan(bytes, 0, true, &secrets);
-        if hits.is_empty() {
-            return Masked::unchanged(bytes);
-        }
-        let mut counts = MaskCounts::default();
-        let mut out = Vec::with_capacity(bytes.len());
-        self.render(bytes, 0..bytes.len(), &hits, &mut out, &mut counts);
-        let out = redact_again(&secrets, out, &mut counts);
-        Masked {
-            text: Cow::Owned(out),
-            counts,
+        self.snapshot().mask_bytes(bytes)
+    }
+
+    /// This masker with the secrets registered so far, for many values in a row (the cells of
+    /// a DataRow): the registered set is looked up once rather than once a value. A secret
+    /// registered meanwhile is redacted from the next snapshot on.
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot {
+            masker: self,
+            secrets: self.inner.secrets.current(),
         }
     }
 
@@ -442,11 +440,7 @@ impl Masker {
 
     /// `mask_cell_bytes` with the column's rules resolved by `column`.
     pub fn mask_value<'a>(&self, column: &Column, value: &'a [u8]) -> Masked<'a, [u8]> {
-        let label = column.label.filter(|&kind| labelled(column, kind, value));
-        if label.is_some() || column.masked {
-            return self.mask_whole(value, label);
-        }
-        self.mask_bytes(value)
+        self.snapshot().mask_value(column, value)
     }
 
     /// Masks every value of a JSON document in place: values under keys that match a glob
@@ -458,41 +452,6 @@ impl Masker {
     /// A masker for a byte stream that arrives in chunks (HTTP bodies, SSE, terminal output).
     pub fn stream(&self) -> MaskStream {
         MaskStream::new(self.clone())
-    }
-
-    /// Replaces a whole value. The kind is the registered secret it holds, else `kind`, else
-    /// what a detector finds spanning the value, else `column`.
-    fn mask_whole<'a>(&self, value: &'a [u8], kind: Option<Kind>) -> Masked<'a, [u8]> {
-        let span = trimmed(value);
-        if span.is_empty() {
-            return Masked::unchanged(value);
-        }
-        let secrets = self.inner.secrets.current();
-        let (hits, _) = self.scan(value, 0, true, &secrets);
-        let (kind, span) = if hits.iter().any(|h| h.kind == Kind::Secret) {
-            (Kind::Secret, span)
-        } else if let Some(kind) = kind {
-            (kind, span)
-        } else {
-            match hits.as_slice() {
-                [one] if one.mask == span => (one.kind, span),
-                _ => (Kind::Column, span),
-            }
-        };
-        let mut out = Vec::new();
-        render::replacement(
-            self.inner.style,
-            &self.inner.mac,
-            kind,
-            &value[span],
-            &mut out,
-        );
-        let mut counts = MaskCounts::default();
-        counts.add(kind);
-        Masked {
-            text: Cow::Owned(out),
-            counts,
-        }
     }
 
     /// Detector hits and registered secrets in `hay[from..]`, in order, not overlapping, and
@@ -539,6 +498,69 @@ impl Masker {
     /// registered secret can make, plus the byte after it that `\b` looks at.
     fn hold_len(&self, secrets: &SecretSet) -> usize {
         (self.inner.engine.max_len + 8).max(secrets.max_len + 1)
+    }
+}
+
+/// A `Masker` with the registered secrets of one moment, from `Masker::snapshot`.
+pub struct Snapshot<'m> {
+    masker: &'m Masker,
+    secrets: Arc<SecretSet>,
+}
+
+impl Snapshot<'_> {
+    /// `Masker::mask_bytes`.
+    pub fn mask_bytes<'a>(&self, bytes: &'a [u8]) -> Masked<'a, [u8]> {
+        let (hits, _) = self.masker.scan(bytes, 0, true, &self.secrets);
+        if hits.is_empty() {
+            return Masked::unchanged(bytes);
+        }
+        let mut counts = MaskCounts::default();
+        let mut out = Vec::with_capacity(bytes.len());
+        self.masker
+            .render(bytes, 0..bytes.len(), &hits, &mut out, &mut counts);
+        let out = redact_again(&self.secrets, out, &mut counts);
+        Masked {
+            text: Cow::Owned(out),
+            counts,
+        }
+    }
+
+    /// `Masker::mask_value`.
+    pub fn mask_value<'a>(&self, column: &Column, value: &'a [u8]) -> Masked<'a, [u8]> {
+        let label = column.label.filter(|&kind| labelled(column, kind, value));
+        if label.is_some() || column.masked {
+            return self.mask_whole(value, label);
+        }
+        self.mask_bytes(value)
+    }
+
+    /// Replaces a whole value. The kind is the registered secret it holds, else `kind`, else
+    /// what a detector finds spanning the value, else `column`.
+    fn mask_whole<'a>(&self, value: &'a [u8], kind: Option<Kind>) -> Masked<'a, [u8]> {
+        let span = trimmed(value);
+        if span.is_empty() {
+            return Masked::unchanged(value);
+        }
+        let (hits, _) = self.masker.scan(value, 0, true, &self.secrets);
+        let (kind, span) = if hits.iter().any(|h| h.kind == Kind::Secret) {
+            (Kind::Secret, span)
+        } else if let Some(kind) = kind {
+            (kind, span)
+        } else {
+            match hits.as_slice() {
+                [one] if one.mask == span => (one.kind, span),
+                _ => (Kind::Column, span),
+            }
+        };
+        let mut out = Vec::new();
+        let inner = &self.masker.inner;
+        render::replacement(inner.style, &inner.mac, kind, &value[span], &mut out);
+        let mut counts = MaskCounts::default();
+        counts.add(kind);
+        Masked {
+            text: Cow::Owned(out),
+            counts,
+        }
     }
 }
 

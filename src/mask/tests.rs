@@ -728,6 +728,40 @@ fn registered_secrets_are_redacted_everywhere() {
 }
 
 #[test]
+fn a_text_as_long_as_the_shortest_secret_is_still_searched() {
+    let m = masker_with(&config(&[], Style::Partial, &[]));
+    m.add_secret("a-much-longer-secret-value");
+    m.add_secret("Pw4x");
+    assert_eq!(m.mask_text("Pw4x").text, "[redacted]");
+    assert_eq!(m.mask_text("xPw4").text, "xPw4");
+    assert_eq!(m.mask_text("Pw4").text, "Pw4");
+    let column = m.column("note");
+    assert_eq!(&*m.mask_value(&column, b"Pw4x").text, b"[redacted]");
+}
+
+#[test]
+fn a_snapshot_redacts_the_secrets_registered_when_it_was_taken() {
+    let m = masker_with(&config(&[], Style::Partial, &[]));
+    m.add_secret("first-secret-1");
+    let before = m.snapshot();
+    m.add_secret("second-secret-2");
+    let cell = b"first-secret-1 second-secret-2";
+    assert_eq!(
+        &*before.mask_bytes(cell).text,
+        b"[redacted] second-secret-2"
+    );
+    assert_eq!(
+        &*m.snapshot().mask_bytes(cell).text,
+        b"[redacted] [redacted]"
+    );
+    let whole = m.column("password");
+    assert_eq!(
+        &*before.mask_value(&whole, b"second-secret-2").text,
+        b"****"
+    );
+}
+
+#[test]
 fn a_secret_overlapping_a_detected_value_is_redacted_whole() {
     let m = default_masker();
     m.add_secret("hunter2hunter2");
