@@ -525,6 +525,11 @@ impl Snapshot<'_> {
         }
     }
 
+    /// `Masker::mask_json`.
+    pub fn mask_json(&self, value: &mut serde_json::Value) -> MaskCounts {
+        self.masker.mask_json(value)
+    }
+
     /// `Masker::mask_value`.
     pub fn mask_value<'a>(&self, column: &Column, value: &'a [u8]) -> Masked<'a, [u8]> {
         let label = column.label.filter(|&kind| labelled(column, kind, value));
