@@ -16,7 +16,6 @@ mod stream;
 mod validate;
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -71,6 +70,27 @@ impl Kind {
         Kind::OpenaiKey,
         Kind::AnthropicKey,
         Kind::GenericSecret,
+    ];
+
+    /// Every kind, ordered by `name`: the order of `masked.kinds` in records.
+    pub const BY_NAME: [Kind; 17] = [
+        Kind::AnthropicKey,
+        Kind::AwsKey,
+        Kind::Column,
+        Kind::CreditCard,
+        Kind::Email,
+        Kind::GenericSecret,
+        Kind::GithubToken,
+        Kind::GitlabToken,
+        Kind::Iban,
+        Kind::Jwt,
+        Kind::OpenaiKey,
+        Kind::Phone,
+        Kind::PrivateKey,
+        Kind::Secret,
+        Kind::SlackToken,
+        Kind::Ssn,
+        Kind::StripeKey,
     ];
 
     /// The name in the configuration and in `masked.kinds`.
@@ -203,22 +223,21 @@ pub fn detectors_from_names<'a>(
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MaskCounts {
     pub count: u32,
-    pub kinds: BTreeMap<&'static str, u32>,
+    pub kinds: KindCounts,
 }
 
 impl MaskCounts {
     pub fn add(&mut self, kind: Kind) {
         self.count = self.count.saturating_add(1);
-        let n = self.kinds.entry(kind.name()).or_default();
+        let n = &mut self.kinds.0[kind as usize];
         *n = n.saturating_add(1);
     }
 
     /// Adds another cell's, row's or chunk's counts, for a whole result set.
     pub fn merge(&mut self, other: &MaskCounts) {
         self.count = self.count.saturating_add(other.count);
-        for (kind, n) in &other.kinds {
-            let total = self.kinds.entry(kind).or_default();
-            *total = total.saturating_add(*n);
+        for (total, n) in self.kinds.0.iter_mut().zip(other.kinds.0) {
+            *total = total.saturating_add(n);
         }
     }
 
@@ -232,6 +251,40 @@ impl MaskCounts {
 
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({ "count": self.count, "kinds": self.kinds })
+    }
+}
+
+/// The counts of `MaskCounts` by kind, one slot per `Kind`: a gateway adds up a count for
+/// every cell of a result, and a map would allocate for each. It reads like the map it
+/// replaces: kinds by name, in name order, only those counted.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct KindCounts([u32; Kind::BY_NAME.len()]);
+
+impl KindCounts {
+    /// The count of the kind named `name`; `None` when there is none.
+    #[cfg(test)]
+    pub fn get(&self, name: &str) -> Option<&u32> {
+        self.iter().find(|(k, _)| *k == name).map(|(_, n)| n)
+    }
+
+    /// The kinds counted and their counts, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &u32)> {
+        Kind::BY_NAME
+            .iter()
+            .map(|&kind| (kind.name(), &self.0[kind as usize]))
+            .filter(|(_, n)| **n > 0)
+    }
+}
+
+impl std::fmt::Debug for KindCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl serde::Serialize for KindCounts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
     }
 }
 
@@ -348,18 +401,16 @@ impl Masker {
 
     /// `mask_text` for bytes that need not be UTF-8 (wire data, terminal output).
     pub fn mask_bytes<'a>(&self, bytes: &'a [u8]) -> Masked<'a, [u8]> {
-        let secrets = self.inner.secrets.current();
-        let (hits, _) = self.scan(bytes, 0, true, &secrets);
-        if hits.is_empty() {
-            return Masked::unchanged(bytes);
-        }
-        let mut counts = MaskCounts::default();
-        let mut out = Vec::with_capacity(bytes.len());
-        self.render(bytes, 0..bytes.len(), &hits, &mut out, &mut counts);
-        let out = redact_again(&secrets, out, &mut counts);
-        Masked {
-            text: Cow::Owned(out),
-            counts,
+        self.snapshot().mask_bytes(bytes)
+    }
+
+    /// This masker with the secrets registered so far, for many values in a row (the cells of
+    /// a DataRow): the registered set is looked up once rather than once a value. A secret
+    /// registered meanwhile is redacted from the next snapshot on.
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot {
+            masker: self,
+            secrets: self.inner.secrets.current(),
         }
     }
 
@@ -389,11 +440,7 @@ impl Masker {
 
     /// `mask_cell_bytes` with the column's rules resolved by `column`.
     pub fn mask_value<'a>(&self, column: &Column, value: &'a [u8]) -> Masked<'a, [u8]> {
-        let label = column.label.filter(|&kind| labelled(column, kind, value));
-        if label.is_some() || column.masked {
-            return self.mask_whole(value, label);
-        }
-        self.mask_bytes(value)
+        self.snapshot().mask_value(column, value)
     }
 
     /// Masks every value of a JSON document in place: values under keys that match a glob
@@ -405,41 +452,6 @@ impl Masker {
     /// A masker for a byte stream that arrives in chunks (HTTP bodies, SSE, terminal output).
     pub fn stream(&self) -> MaskStream {
         MaskStream::new(self.clone())
-    }
-
-    /// Replaces a whole value. The kind is the registered secret it holds, else `kind`, else
-    /// what a detector finds spanning the value, else `column`.
-    fn mask_whole<'a>(&self, value: &'a [u8], kind: Option<Kind>) -> Masked<'a, [u8]> {
-        let span = trimmed(value);
-        if span.is_empty() {
-            return Masked::unchanged(value);
-        }
-        let secrets = self.inner.secrets.current();
-        let (hits, _) = self.scan(value, 0, true, &secrets);
-        let (kind, span) = if hits.iter().any(|h| h.kind == Kind::Secret) {
-            (Kind::Secret, span)
-        } else if let Some(kind) = kind {
-            (kind, span)
-        } else {
-            match hits.as_slice() {
-                [one] if one.mask == span => (one.kind, span),
-                _ => (Kind::Column, span),
-            }
-        };
-        let mut out = Vec::new();
-        render::replacement(
-            self.inner.style,
-            &self.inner.mac,
-            kind,
-            &value[span],
-            &mut out,
-        );
-        let mut counts = MaskCounts::default();
-        counts.add(kind);
-        Masked {
-            text: Cow::Owned(out),
-            counts,
-        }
     }
 
     /// Detector hits and registered secrets in `hay[from..]`, in order, not overlapping, and
@@ -486,6 +498,74 @@ impl Masker {
     /// registered secret can make, plus the byte after it that `\b` looks at.
     fn hold_len(&self, secrets: &SecretSet) -> usize {
         (self.inner.engine.max_len + 8).max(secrets.max_len + 1)
+    }
+}
+
+/// A `Masker` with the registered secrets of one moment, from `Masker::snapshot`.
+pub struct Snapshot<'m> {
+    masker: &'m Masker,
+    secrets: Arc<SecretSet>,
+}
+
+impl Snapshot<'_> {
+    /// `Masker::mask_bytes`.
+    pub fn mask_bytes<'a>(&self, bytes: &'a [u8]) -> Masked<'a, [u8]> {
+        let (hits, _) = self.masker.scan(bytes, 0, true, &self.secrets);
+        if hits.is_empty() {
+            return Masked::unchanged(bytes);
+        }
+        let mut counts = MaskCounts::default();
+        let mut out = Vec::with_capacity(bytes.len());
+        self.masker
+            .render(bytes, 0..bytes.len(), &hits, &mut out, &mut counts);
+        let out = redact_again(&self.secrets, out, &mut counts);
+        Masked {
+            text: Cow::Owned(out),
+            counts,
+        }
+    }
+
+    /// `Masker::mask_json`.
+    pub fn mask_json(&self, value: &mut serde_json::Value) -> MaskCounts {
+        self.masker.mask_json(value)
+    }
+
+    /// `Masker::mask_value`.
+    pub fn mask_value<'a>(&self, column: &Column, value: &'a [u8]) -> Masked<'a, [u8]> {
+        let label = column.label.filter(|&kind| labelled(column, kind, value));
+        if label.is_some() || column.masked {
+            return self.mask_whole(value, label);
+        }
+        self.mask_bytes(value)
+    }
+
+    /// Replaces a whole value. The kind is the registered secret it holds, else `kind`, else
+    /// what a detector finds spanning the value, else `column`.
+    fn mask_whole<'a>(&self, value: &'a [u8], kind: Option<Kind>) -> Masked<'a, [u8]> {
+        let span = trimmed(value);
+        if span.is_empty() {
+            return Masked::unchanged(value);
+        }
+        let (hits, _) = self.masker.scan(value, 0, true, &self.secrets);
+        let (kind, span) = if hits.iter().any(|h| h.kind == Kind::Secret) {
+            (Kind::Secret, span)
+        } else if let Some(kind) = kind {
+            (kind, span)
+        } else {
+            match hits.as_slice() {
+                [one] if one.mask == span => (one.kind, span),
+                _ => (Kind::Column, span),
+            }
+        };
+        let mut out = Vec::new();
+        let inner = &self.masker.inner;
+        render::replacement(inner.style, &inner.mac, kind, &value[span], &mut out);
+        let mut counts = MaskCounts::default();
+        counts.add(kind);
+        Masked {
+            text: Cow::Owned(out),
+            counts,
+        }
     }
 }
 

@@ -23,6 +23,8 @@ pub struct SecretSet {
     values: Vec<Vec<u8>>,
     matcher: Option<AhoCorasick>,
     pub max_len: usize,
+    /// A text shorter than the shortest value holds none: most result cells are.
+    min_len: usize,
 }
 
 impl Secrets {
@@ -44,10 +46,12 @@ impl Secrets {
         {
             Ok(matcher) => {
                 let max_len = values.iter().map(Vec::len).max().unwrap_or(0);
+                let min_len = values.iter().map(Vec::len).min().unwrap_or(0);
                 *guard = Arc::new(SecretSet {
                     values,
                     matcher: Some(matcher),
                     max_len,
+                    min_len,
                 });
                 true
             }
@@ -73,7 +77,7 @@ impl SecretSet {
         let Some(matcher) = &self.matcher else {
             return Vec::new();
         };
-        let Some(rest) = hay.get(from..) else {
+        let Some(rest) = hay.get(from..).filter(|r| r.len() >= self.min_len) else {
             return Vec::new();
         };
         matcher

@@ -511,6 +511,34 @@ fn counts_merge_for_a_result_set_and_serialise() {
     assert_eq!(serde_json::to_value(&total).unwrap(), total.to_json());
 }
 
+#[test]
+fn counted_kinds_are_listed_by_name_as_records_always_had_them() {
+    let names: Vec<&str> = Kind::BY_NAME.iter().map(|k| k.name()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(names, sorted);
+    for kind in Kind::DETECTORS
+        .into_iter()
+        .chain([Kind::Column, Kind::Secret])
+    {
+        assert!(Kind::BY_NAME.contains(&kind), "{kind:?}");
+    }
+    let mut counts = MaskCounts::default();
+    for kind in [Kind::Secret, Kind::Email, Kind::AwsKey, Kind::Email] {
+        counts.add(kind);
+    }
+    assert_eq!(
+        counts.to_json().to_string(),
+        r#"{"count":4,"kinds":{"aws_key":1,"email":2,"secret":1}}"#
+    );
+    assert_eq!(
+        format!("{:?}", counts.kinds),
+        r#"{"aws_key": 1, "email": 2, "secret": 1}"#
+    );
+    assert_eq!(counts.kinds.get("phone"), None);
+}
+
 /// Pushes `text` in the given pieces and returns what the stream emitted.
 fn streamed(m: &Masker, pieces: &[&[u8]]) -> (Vec<u8>, MaskCounts) {
     let mut stream = m.stream();
@@ -697,6 +725,40 @@ fn registered_secrets_are_redacted_everywhere() {
         let (out, _) = streamed(&m, &[&bytes[..split], &bytes[split..]]);
         assert_eq!(out, masked.text.as_bytes(), "split at {split}");
     }
+}
+
+#[test]
+fn a_text_as_long_as_the_shortest_secret_is_still_searched() {
+    let m = masker_with(&config(&[], Style::Partial, &[]));
+    m.add_secret("a-much-longer-secret-value");
+    m.add_secret("Pw4x");
+    assert_eq!(m.mask_text("Pw4x").text, "[redacted]");
+    assert_eq!(m.mask_text("xPw4").text, "xPw4");
+    assert_eq!(m.mask_text("Pw4").text, "Pw4");
+    let column = m.column("note");
+    assert_eq!(&*m.mask_value(&column, b"Pw4x").text, b"[redacted]");
+}
+
+#[test]
+fn a_snapshot_redacts_the_secrets_registered_when_it_was_taken() {
+    let m = masker_with(&config(&[], Style::Partial, &[]));
+    m.add_secret("first-secret-1");
+    let before = m.snapshot();
+    m.add_secret("second-secret-2");
+    let cell = b"first-secret-1 second-secret-2";
+    assert_eq!(
+        &*before.mask_bytes(cell).text,
+        b"[redacted] second-secret-2"
+    );
+    assert_eq!(
+        &*m.snapshot().mask_bytes(cell).text,
+        b"[redacted] [redacted]"
+    );
+    let whole = m.column("password");
+    assert_eq!(
+        &*before.mask_value(&whole, b"second-secret-2").text,
+        b"****"
+    );
 }
 
 #[test]

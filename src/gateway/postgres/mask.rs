@@ -31,7 +31,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::frame::{Frame, split_frame};
 use super::message::Reader;
 use super::upstream::{self, Upstream, UpstreamConfig};
-use crate::mask::{Column, MaskCounts, Masker};
+use crate::mask::{Column, MaskCounts, Masker, Snapshot};
 
 /// Type OIDs (pg_type.dat) whose text and binary forms are both the UTF-8 text.
 const TEXT_LIKE: &[u32] = &[25, 1043, 1042, 19, 142, 705];
@@ -212,40 +212,42 @@ fn row_description(raw: &[RawField<'_>], fields: &[Field]) -> Bytes {
 }
 
 /// A DataRow with its cells masked, or `None` when nothing changed and the frame can go as is.
+/// The row is rebuilt from the first cell that changed on; the cells before it are copied as
+/// they came.
 pub fn data_row(
     masker: &Masker,
     plan: &Plan,
     frame: &Frame,
     counts: &mut MaskCounts,
 ) -> Option<Bytes> {
-    let cells = read_cells(frame.body())?;
-    let fields = (plan.fields.len() == cells.len()).then_some(&plan.fields[..]);
-    let mut masked: Vec<Option<Cow<'_, [u8]>>> = Vec::with_capacity(cells.len());
-    let mut changed = false;
-    for (i, cell) in cells.iter().enumerate() {
+    let body = frame.body();
+    let (mut cells, count) = Cells::new(body)?;
+    let fields = (plan.fields.len() == count).then_some(&plan.fields[..]);
+    // One look-up of the registered secrets for the whole row, not one a cell.
+    let masker = masker.snapshot();
+    let mut rebuilt: Option<Vec<u8>> = None;
+    for i in 0..count {
+        let (start, cell) = cells.next()?;
         let out = match (cell, fields.map(|f| &f[i])) {
             (None, _) => None,
-            (Some(v), Some(field)) => mask_cell(masker, field, v, counts),
-            (Some(v), None) => Some(Cow::Owned(masker.mask_bytes(v).text.into_owned())),
+            (Some(v), Some(field)) => mask_cell(&masker, field, v, counts),
+            (Some(v), None) => Some(masker.mask_bytes(v).text),
         };
-        changed |= !same(cell, &out);
-        masked.push(out);
-    }
-    if !changed {
-        return None;
-    }
-    Some(build(b'D', |b| {
-        b.put_i16(masked.len() as i16);
-        for cell in &masked {
-            match cell {
-                None => b.put_i32(-1),
-                Some(v) => {
-                    b.put_i32(v.len() as i32);
-                    b.put_slice(v);
-                }
-            }
+        if rebuilt.is_none() && !same(&cell, &out) {
+            let mut row = Vec::with_capacity(frame.raw().len() + 64);
+            row.push(b'D');
+            row.extend_from_slice(&[0; 4]);
+            row.extend_from_slice(&body[..start]);
+            rebuilt = Some(row);
         }
-    }))
+        if let Some(row) = rebuilt.as_mut() {
+            put_cell(row, out.as_deref());
+        }
+    }
+    let mut row = rebuilt?;
+    let len = (row.len() - 1) as i32;
+    row[1..5].copy_from_slice(&len.to_be_bytes());
+    Some(Bytes::from(row))
 }
 
 fn same(before: &Option<&[u8]>, after: &Option<Cow<'_, [u8]>>) -> bool {
@@ -257,24 +259,55 @@ fn same(before: &Option<&[u8]>, after: &Option<Cow<'_, [u8]>>) -> bool {
     }
 }
 
+fn put_cell(row: &mut Vec<u8>, cell: Option<&[u8]>) {
+    match cell {
+        None => row.extend_from_slice(&(-1i32).to_be_bytes()),
+        Some(v) => {
+            row.extend_from_slice(&(v.len() as i32).to_be_bytes());
+            row.extend_from_slice(v);
+        }
+    }
+}
+
 /// DataRow cells: Int16 count, then per cell Int32 length (-1 for NULL) and the bytes.
-fn read_cells(body: &[u8]) -> Option<Vec<Option<&[u8]>>> {
-    let mut r = Reader::new(body);
-    let count = i16_of(r.take(2)?);
-    let mut cells = Vec::with_capacity(usize::try_from(count).ok()?);
-    for _ in 0..count {
+struct Cells<'a> {
+    body: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Cells<'a> {
+    /// The cells and how many there are.
+    fn new(body: &'a [u8]) -> Option<(Cells<'a>, usize)> {
+        let count = usize::try_from(i16_of(body.get(..2)?)).ok()?;
+        Some((Cells { body, at: 2 }, count))
+    }
+
+    /// The next cell (`None` inside for NULL) and where its length starts in the body; `None`
+    /// when the row ends before it.
+    fn next(&mut self) -> Option<(usize, Option<&'a [u8]>)> {
+        let start = self.at;
+        let mut r = Reader::new(self.body.get(start..)?);
         let len = r.i32()?;
-        cells.push(match usize::try_from(len) {
+        let cell = match usize::try_from(len) {
             Ok(len) => Some(r.take(len)?),
             Err(_) => None,
-        });
+        };
+        self.at = start + 4 + cell.map_or(0, <[u8]>::len);
+        Some((start, cell))
     }
-    Some(cells)
+}
+
+/// All the cells of a DataRow.
+fn read_cells(body: &[u8]) -> Option<Vec<Option<&[u8]>>> {
+    let (mut cells, count) = Cells::new(body)?;
+    (0..count)
+        .map(|_| cells.next().map(|(_, cell)| cell))
+        .collect()
 }
 
 /// One non-NULL cell; `None` is NULL.
 fn mask_cell<'a>(
-    masker: &Masker,
+    masker: &Snapshot<'_>,
     field: &Field,
     value: &'a [u8],
     counts: &mut MaskCounts,
@@ -307,7 +340,7 @@ fn apply<'a>(masked: crate::mask::Masked<'a, [u8]>, counts: &mut MaskCounts) -> 
 
 /// A JSON document: values under masked keys whole, the rest by the detectors. The document
 /// is written again only when something was masked; one that does not parse is masked as text.
-fn json<'a>(masker: &Masker, value: &'a [u8], counts: &mut MaskCounts) -> Cow<'a, [u8]> {
+fn json<'a>(masker: &Snapshot<'_>, value: &'a [u8], counts: &mut MaskCounts) -> Cow<'a, [u8]> {
     let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(value) else {
         return apply(masker.mask_bytes(value), counts);
     };
@@ -324,7 +357,7 @@ fn json<'a>(masker: &Masker, value: &'a [u8], counts: &mut MaskCounts) -> Cow<'a
 
 /// A cell of a column announced as `text`: its text form, masked.
 fn as_text<'a>(
-    masker: &Masker,
+    masker: &Snapshot<'_>,
     field: &Field,
     value: &'a [u8],
     counts: &mut MaskCounts,
@@ -350,7 +383,7 @@ fn as_text<'a>(
 
 /// A cell clients parse strictly: unchanged, or NULL when a detector flags its value.
 fn strict<'a>(
-    masker: &Masker,
+    masker: &Snapshot<'_>,
     field: &Field,
     value: &'a [u8],
     counts: &mut MaskCounts,
@@ -567,6 +600,75 @@ fn named(frame: &Frame) -> Option<Named> {
 mod tests {
     use super::*;
     use crate::mask::MaskConfig;
+
+    /// A RowDescription of text columns with these names.
+    fn text_columns(names: &[&str]) -> Frame {
+        let mut body = (names.len() as i16).to_be_bytes().to_vec();
+        for name in names {
+            body.extend_from_slice(name.as_bytes());
+            body.push(0);
+            body.extend_from_slice(&[0; 6]); // table OID, column number
+            body.extend_from_slice(&TEXT.to_be_bytes());
+            body.extend_from_slice(&(-1i16).to_be_bytes());
+            body.extend_from_slice(&(-1i32).to_be_bytes());
+            body.extend_from_slice(&0i16.to_be_bytes());
+        }
+        Frame::new(b'T', &body)
+    }
+
+    fn row(cells: &[Option<&str>]) -> Frame {
+        let mut body = (cells.len() as i16).to_be_bytes().to_vec();
+        for cell in cells {
+            match cell {
+                None => body.extend_from_slice(&(-1i32).to_be_bytes()),
+                Some(v) => {
+                    body.extend_from_slice(&(v.len() as i32).to_be_bytes());
+                    body.extend_from_slice(v.as_bytes());
+                }
+            }
+        }
+        Frame::new(b'D', &body)
+    }
+
+    #[test]
+    fn a_row_is_rebuilt_with_only_its_masked_cells_changed() {
+        let masker = Masker::new(&MaskConfig::default()).unwrap();
+        let names = ["id", "note", "contact", "tail"];
+        let (plan, _) = describe(&masker, &text_columns(&names), |_, _| None);
+        let mut counts = MaskCounts::default();
+        let plain = row(&[Some("1"), None, Some("call me"), Some("")]);
+        assert_eq!(data_row(&masker, &plan, &plain, &mut counts), None);
+        let cells = [Some("1"), None, Some("mail bob@example.com"), Some("x")];
+        let masked = data_row(&masker, &plan, &row(&cells), &mut counts).unwrap();
+        let expected = row(&[Some("1"), None, Some("mail b***@example.com"), Some("x")]);
+        assert_eq!(masked, expected.raw());
+        assert_eq!(counts.count, 1);
+        // Without a plan (a row whose RowDescription was not understood) the detectors still run.
+        let masked = data_row(&masker, &Plan::default(), &row(&cells), &mut counts).unwrap();
+        assert_eq!(masked, expected.raw());
+    }
+
+    #[test]
+    fn a_registered_secret_in_any_cell_of_a_row_is_redacted() {
+        let masker = Masker::new(&MaskConfig::default()).unwrap();
+        let (plan, _) = describe(&masker, &text_columns(&["a", "b"]), |_, _| None);
+        let mut counts = MaskCounts::default();
+        let cells = [Some("leased-pw-93xk"), Some("a note: leased-pw-93xk.")];
+        assert_eq!(data_row(&masker, &plan, &row(&cells), &mut counts), None);
+        masker.add_secret("leased-pw-93xk");
+        let masked = data_row(&masker, &plan, &row(&cells), &mut counts).unwrap();
+        let expected = row(&[Some("[redacted]"), Some("a note: [redacted].")]);
+        assert_eq!(masked, expected.raw());
+    }
+
+    #[test]
+    fn a_row_cut_short_is_left_alone() {
+        let masker = Masker::new(&MaskConfig::default()).unwrap();
+        let full = row(&[Some("bob@example.com"), Some("x")]);
+        let cut = Frame::new(b'D', &full.body()[..full.body().len() - 1]);
+        let mut counts = MaskCounts::default();
+        assert_eq!(data_row(&masker, &Plan::default(), &cut, &mut counts), None);
+    }
 
     #[test]
     fn a_severity_or_sqlstate_that_is_not_a_code_is_masked() {
