@@ -583,7 +583,7 @@ mod tests {
         t.write_through(b).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
         // Nothing is waiting now: a's turn writes nothing (a write would fail on this file).
-        t.lock().file = File::options().write(true).open("/dev/full").unwrap();
+        t.fail_writes_for_tests();
         t.write_through(a).unwrap();
         assert_eq!(t.counts()["by_decision"]["allow"], 2);
         std::fs::remove_dir_all(dir).unwrap();
@@ -599,7 +599,7 @@ mod tests {
         t.append("session_start", json!({})).unwrap();
         let a = t.append_members_later("query", None, br#""id":1"#).unwrap();
         let b = t.append_members_later("query", None, br#""id":2"#).unwrap();
-        t.lock().file = File::options().write(true).open("/dev/full").unwrap();
+        t.fail_writes_for_tests();
         assert!(t.write_through(a).is_err());
         assert!(t.write_through(b).is_err());
         assert!(t.append_members_later("query", None, b"").is_err());

@@ -431,13 +431,10 @@ mod tests {
     async fn answer(server: Vec<u8>) -> (Vec<u8>, Result<BackEnd, BackError>) {
         let dir = tempfile::tempdir().unwrap();
         let transcript = Transcript::create(&dir.path().join("transcript.jsonl")).unwrap();
-        let ctx = Arc::new(Ctx {
-            target: "shop".into(),
-            conn: 1,
-            transcript: transcript.clone(),
-            ids: Default::default(),
-            commit: Commit::immediate(transcript),
-        });
+        let ctx = Arc::new(Ctx::for_tests(
+            &transcript,
+            Commit::immediate(transcript.clone()),
+        ));
         let query = QueryRecord {
             sql: Some("select note"),
             class: "read",

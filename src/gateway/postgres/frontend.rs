@@ -630,13 +630,8 @@ mod tests {
         use crate::record::transcript::Transcript;
         let dir = tempfile::tempdir().unwrap();
         let transcript = Transcript::create(&dir.path().join("transcript.jsonl")).unwrap();
-        let ctx = Arc::new(Ctx {
-            target: "shop".into(),
-            conn: 1,
-            transcript: transcript.clone(),
-            ids: Default::default(),
-            commit: super::super::commit::Commit::immediate(transcript.clone()),
-        });
+        let commit = super::super::commit::Commit::immediate(transcript.clone());
+        let ctx = Arc::new(Ctx::for_tests(&transcript, commit));
         let guard = Guard {
             policy: Default::default(),
             approver: Approver::new(Mode::Deny, Default::default(), transcript, None),

@@ -135,6 +135,18 @@ impl Expect {
 }
 
 impl Ctx {
+    /// Connection 1 of target `shop`, for the gateway's unit tests.
+    #[cfg(test)]
+    pub fn for_tests(transcript: &Transcript, commit: Commit) -> Ctx {
+        Ctx {
+            target: "shop".into(),
+            conn: 1,
+            transcript: transcript.clone(),
+            ids: Default::default(),
+            commit,
+        }
+    }
+
     /// The next session-wide statement id: the `query` record's, and its approval request's.
     pub fn next_id(&self) -> u64 {
         self.ids.fetch_add(1, Ordering::Relaxed) + 1
@@ -284,14 +296,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let transcript = Transcript::create(&dir.path().join("transcript.jsonl")).unwrap();
         let commit = Commit::grouped(transcript.clone(), &tokio::runtime::Handle::current());
-        let ctx = |conn| Ctx {
-            target: "shop".into(),
-            conn,
-            transcript: transcript.clone(),
-            ids: Default::default(),
-            commit: commit.clone(),
-        };
-        let both = [ctx(1), ctx(2)];
+        let both = [
+            Ctx::for_tests(&transcript, commit.clone()),
+            Ctx {
+                conn: 2,
+                ..Ctx::for_tests(&transcript, commit)
+            },
+        ];
         (dir, transcript, both)
     }
 
