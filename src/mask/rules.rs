@@ -72,9 +72,10 @@ pub enum Numeric {
 pub struct Rule {
     pub kind: Kind,
     pub pattern: &'static str,
-    /// Any of these (ASCII case-insensitive) must occur in the text for the rule to fire...
+    /// Every match contains one of these (ASCII case-insensitively)...
     pub keywords: &'static [&'static str],
-    /// ...or the digits it needs.
+    /// ...or the digits it needs. The regex runs only near them, so a match without one would
+    /// go unmasked: `prefilter_tests` holds every rule to this on random matches of its pattern.
     pub numeric: Numeric,
     pub locate: Locate,
     pub extend: Extend,
@@ -385,8 +386,10 @@ pub static RULES: &[Rule] = &[
             "api-key",
             "access_key",
             "access-key",
+            "accesskey",
             "private_key",
             "private-key",
+            "privatekey",
             "signing",
             "encryption",
             "credentials",
