@@ -216,12 +216,12 @@ fn check_url_password(hay: &[u8], c: &Candidate) -> Option<Range<usize>> {
 fn check_email(hay: &[u8], c: &Candidate) -> Option<Range<usize>> {
     let v = &hay[c.value.clone()];
     let tld_start = v.iter().rposition(|&b| b == b'.').map_or(0, |i| i + 1);
-    let tld = v[tld_start..].to_ascii_lowercase();
+    let tld = &v[tld_start..];
     const FILES: [&[u8]; 12] = [
         b"png", b"jpg", b"jpeg", b"gif", b"svg", b"webp", b"js", b"css", b"map", b"ts", b"json",
         b"html",
     ];
-    (!FILES.contains(&tld.as_slice())).then(|| c.value.clone())
+    (!FILES.iter().any(|f| tld.eq_ignore_ascii_case(f))).then(|| c.value.clone())
 }
 
 fn check_assignment(hay: &[u8], c: &Candidate) -> Option<Range<usize>> {
