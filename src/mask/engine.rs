@@ -1,11 +1,10 @@
 //! The detector engine: every enabled rule compiled into one multi-pattern regex (a single
-//! pass reports which rule matched where), behind a prefilter that returns at once when a text
-//! holds none of the rules' keywords, digit runs or IBAN starts. Validators run only on the
-//! candidates the regex reports.
+//! pass reports which rule matched where), run only where the prefilter finds a rule's keyword,
+//! digit run or IBAN start near enough to match. Validators run only on the candidates the
+//! regex reports.
 
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind};
 use regex_automata::Input;
 use regex_automata::meta;
 use regex_automata::nfa::thompson::WhichCaptures;
@@ -13,7 +12,12 @@ use regex_automata::util::syntax;
 use regex_syntax::hir::Hir;
 
 use super::Kind;
-use super::rules::{Candidate, Extend, Numeric, RULES, Rule, locate, value_char};
+use super::prefilter::Prefilter;
+use super::rules::{Candidate, Extend, RULES, Rule, locate, value_char};
+
+/// Texts up to this long (most result cells) are searched whole: the regex reads them in less
+/// time than finding their triggers would take.
+const TINY: usize = 64;
 
 /// A value to mask.
 #[derive(Clone, Debug)]
@@ -40,25 +44,15 @@ pub struct Engine {
     regex: Option<meta::Regex>,
     /// The rule of each pattern id.
     rules: Vec<&'static Rule>,
-    keywords: Option<AhoCorasick>,
-    /// Which numeric triggers the enabled rules need.
-    numeric: NumericNeeds,
+    prefilter: Prefilter,
     /// The longest text any pattern can match.
     pub max_len: usize,
-}
-
-#[derive(Default)]
-struct NumericNeeds {
-    card: bool,
-    ssn: bool,
-    phone: bool,
-    iban: bool,
 }
 
 impl Engine {
     pub fn new(kinds: &[Kind]) -> Result<Engine, String> {
         let rules: Vec<&'static Rule> = RULES.iter().filter(|r| kinds.contains(&r.kind)).collect();
-        let (hirs, max_len) = parse_all(&rules)?;
+        let (hirs, max_lens) = parse_all(&rules)?;
         let regex = if hirs.is_empty() {
             None
         } else {
@@ -76,45 +70,12 @@ impl Engine {
                 .map_err(|e| format!("detectors: {e}"))?;
             Some(built)
         };
-        let mut words: Vec<&str> = rules
-            .iter()
-            .flat_map(|r| r.keywords.iter().copied())
-            .collect();
-        words.sort_unstable();
-        words.dedup();
-        let keywords = if words.is_empty() {
-            None
-        } else {
-            let built = AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .kind(Some(AhoCorasickKind::DFA))
-                .build(&words)
-                .map_err(|e| format!("detector keywords: {e}"))?;
-            Some(built)
-        };
-        let needs = |n: Numeric| rules.iter().any(|r| r.numeric == n);
-        let numeric = NumericNeeds {
-            card: needs(Numeric::Card),
-            ssn: needs(Numeric::DashedSsn),
-            phone: needs(Numeric::Phone),
-            iban: needs(Numeric::Iban),
-        };
         Ok(Engine {
             regex,
+            prefilter: Prefilter::new(&rules, &max_lens)?,
             rules,
-            keywords,
-            numeric,
-            max_len,
+            max_len: max_lens.iter().copied().max().unwrap_or(0),
         })
-    }
-
-    /// Whether any rule could match in `hay`: the almost-free exit for ordinary text. Every
-    /// rule's trigger lies inside its matches, so a text without one has no match.
-    pub fn triggered(&self, hay: &[u8]) -> bool {
-        if self.keywords.as_ref().is_some_and(|ac| ac.is_match(hay)) {
-            return true;
-        }
-        self.numeric.found_in(hay)
     }
 
     /// Appends the confirmed values in `hay[from..]` to `hits`, in order. `at_end`: nothing
@@ -129,12 +90,63 @@ impl Engine {
         hits: &mut Vec<Hit>,
     ) -> Option<usize> {
         let regex = self.regex.as_ref()?;
-        if from >= hay.len() || !self.triggered(&hay[from..]) {
-            return None;
+        let rest = hay.get(from..).filter(|r| !r.is_empty())?;
+        if rest.len() <= TINY {
+            return self
+                .find_in(regex, hay, from..hay.len(), at_end, hits)
+                .err();
         }
         let mut at = from;
-        while at < hay.len() {
-            let Some(m) = regex.search(&Input::new(hay).span(at..hay.len())) else {
+        for window in self.prefilter.windows(hay, from) {
+            if window.end <= at {
+                continue;
+            }
+            match self.find_in(regex, hay, at.max(window.start)..window.end, at_end, hits) {
+                Ok(next) => at = next,
+                Err(open) => return Some(open),
+            }
+        }
+        None
+    }
+
+    /// `find` without the prefilter: the regex reads all of `hay[from..]`.
+    #[cfg(test)]
+    pub fn find_unfiltered(
+        &self,
+        hay: &[u8],
+        from: usize,
+        at_end: bool,
+        hits: &mut Vec<Hit>,
+    ) -> Option<usize> {
+        let regex = self.regex.as_ref()?;
+        self.find_in(regex, hay, from..hay.len(), at_end, hits)
+            .err()
+    }
+
+    #[cfg(test)]
+    pub fn has(&self, kind: Kind) -> bool {
+        self.rules.iter().any(|r| r.kind == kind)
+    }
+
+    #[cfg(test)]
+    pub fn windows(&self, hay: &[u8], from: usize) -> Vec<Range<usize>> {
+        self.prefilter.windows(hay, from)
+    }
+
+    /// `find` for the matches that start in `span`, all of which end in it too (the whole
+    /// text, or a prefilter window). `Ok`: where the search goes on from; `Err`: where a value
+    /// starts that runs into the end of the text, from which a stream must hold.
+    fn find_in(
+        &self,
+        regex: &meta::Regex,
+        hay: &[u8],
+        span: Range<usize>,
+        at_end: bool,
+        hits: &mut Vec<Hit>,
+    ) -> Result<usize, usize> {
+        let mut at = span.start;
+        while at < span.end {
+            let Some(m) = regex.search(&Input::new(hay).span(at..span.end)) else {
                 break;
             };
             let Some(&rule) = self.rules.get(m.pattern().as_usize()) else {
@@ -156,21 +168,21 @@ impl Engine {
                         carry,
                     });
                 }
-                _ if open => return Some(m.start()),
+                _ if open => return Err(m.start()),
                 _ => at = m.start() + 1,
             }
         }
-        None
+        Ok(at.max(span.end))
     }
 }
 
 /// Parses every rule's pattern with ASCII semantics on raw bytes (`\b` and classes never need
 /// Unicode tables, which would push the search off the lazy DFA, and invalid UTF-8 is just
-/// bytes), and finds the longest match any of them can make.
-fn parse_all(rules: &[&'static Rule]) -> Result<(Vec<Hir>, usize), String> {
+/// bytes), and finds the longest match each of them can make.
+fn parse_all(rules: &[&'static Rule]) -> Result<(Vec<Hir>, Vec<usize>), String> {
     let config = syntax::Config::new().unicode(false).utf8(false);
     let mut hirs = Vec::with_capacity(rules.len());
-    let mut max_len = 0;
+    let mut max_lens = Vec::with_capacity(rules.len());
     for rule in rules {
         let hir = syntax::parse_with(rule.pattern, &config)
             .map_err(|e| format!("detector {}: {e}", rule.kind.name()))?;
@@ -178,10 +190,10 @@ fn parse_all(rules: &[&'static Rule]) -> Result<(Vec<Hir>, usize), String> {
             .properties()
             .maximum_len()
             .ok_or_else(|| format!("detector {}: the pattern is unbounded", rule.kind.name()))?;
-        max_len = max_len.max(len);
+        max_lens.push(len);
         hirs.push(hir);
     }
-    Ok((hirs, max_len))
+    Ok((hirs, max_lens))
 }
 
 /// The candidate of a match: its value (located in the match) extended per the rule.
@@ -268,103 +280,4 @@ fn snap(hay: &[u8], span: Range<usize>) -> Range<usize> {
         }
     }
     start..end
-}
-
-impl NumericNeeds {
-    /// One pass over the bytes, counting digit runs the way each numeric rule writes them.
-    /// Eight bytes with a letter and no digit end every run: those are skipped a word at a
-    /// time, which is most of ordinary text.
-    fn found_in(&self, hay: &[u8]) -> bool {
-        if !(self.card || self.ssn || self.phone || self.iban) {
-            return false;
-        }
-        let mut runs = Runs::default();
-        let mut at = 0;
-        while at < hay.len() {
-            if let Some(word) = hay.get(at..at + 8) {
-                let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
-                if swar::digits(word) == 0 && swar::letters(word) != 0 {
-                    runs = Runs::default();
-                    at += 8;
-                    continue;
-                }
-            }
-            let end = (at + 8).min(hay.len());
-            for i in at..end {
-                if runs.step(self, hay, i) {
-                    return true;
-                }
-            }
-            at = end;
-        }
-        false
-    }
-}
-
-/// Digit runs as each numeric rule allows them to be written.
-#[derive(Default)]
-struct Runs {
-    /// Digits and dashes (an SSN).
-    dashed: usize,
-    /// Digits with spaces or dashes between groups (a card).
-    grouped: usize,
-    /// Digits with phone punctuation.
-    phone: usize,
-}
-
-impl Runs {
-    /// Counts `hay[i]`; true once a run is long enough for a rule that needs it.
-    fn step(&mut self, needs: &NumericNeeds, hay: &[u8], i: usize) -> bool {
-        let b = hay[i];
-        if b.is_ascii_digit() {
-            self.dashed += 1;
-            self.grouped += 1;
-            self.phone += 1;
-            let iban_start = i >= 3
-                && hay[i - 1].is_ascii_digit()
-                && hay[i - 2].is_ascii_uppercase()
-                && hay[i - 3].is_ascii_uppercase();
-            return (needs.ssn && self.dashed >= 9)
-                || (needs.card && self.grouped >= 13)
-                || (needs.phone && self.phone >= 8)
-                || (needs.iban && iban_start);
-        }
-        if b != b'-' {
-            self.dashed = 0;
-        }
-        if b != b'-' && b != b' ' {
-            self.grouped = 0;
-        }
-        if !matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+') {
-            self.phone = 0;
-        }
-        false
-    }
-}
-
-/// Byte-class tests on eight bytes at once: the high bit of each byte of the result is set
-/// where the byte is in the class.
-mod swar {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const fn splat(b: u8) -> u64 {
-        u64::from_le_bytes([b; 8])
-    }
-
-    /// Bytes in `lo..=hi` (ASCII only): adding `0x80 - lo` sets the high bit at `>= lo`,
-    /// adding `0x7f - hi` at `> hi`; clearing the high bits first keeps carries in their byte.
-    fn in_range(word: u64, lo: u8, hi: u8) -> u64 {
-        let low = word & LOW7;
-        let at_least = low + splat(0x80 - lo);
-        let above = low + splat(0x7f - hi);
-        at_least & !above & !word & HIGH
-    }
-
-    pub fn digits(word: u64) -> u64 {
-        in_range(word, b'0', b'9')
-    }
-
-    pub fn letters(word: u64) -> u64 {
-        in_range(word | splat(0x20), b'a', b'z')
-    }
 }

@@ -9,6 +9,7 @@
 mod columns;
 mod engine;
 mod json;
+mod prefilter;
 mod render;
 mod rules;
 mod secrets;
@@ -680,5 +681,7 @@ fn into_str<'a>(masked: Masked<'a, [u8]>, original: &'a str) -> Masked<'a> {
     }
 }
 
+#[cfg(test)]
+mod prefilter_tests;
 #[cfg(test)]
 mod tests;

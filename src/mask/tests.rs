@@ -362,6 +362,19 @@ fn assignments_mask_the_value_part() {
     }
 }
 
+/// The keywords once missed these spellings: with nothing else in the text to set the search
+/// off, their values went through.
+#[test]
+fn an_access_key_or_private_key_written_as_one_word_is_masked() {
+    let m = default_masker();
+    for key in ["accesskey", "AccessKey", "privatekey", "PRIVATEKEY"] {
+        let lead = "let settings = load(); // what the service reads at start-up\n".repeat(3);
+        let text = format!("{lead}{key} = Xy7sLk2Qw9Zr");
+        let out = assert_masked(&m, &text, "Xy7sLk2Qw9Zr", Kind::GenericSecret);
+        assert_eq!(out, format!("{lead}{key} = ****"));
+    }
+}
+
 #[test]
 fn assignments_that_are_not_secrets() {
     let m = default_masker();
@@ -771,23 +784,23 @@ fn a_secret_overlapping_a_detected_value_is_redacted_whole() {
 }
 
 /// xorshift64*: deterministic random input without a dependency.
-struct Rng(u64);
+pub(super) struct Rng(pub u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
-    fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
     }
 }
 
 /// Random bytes mixed with pieces of values the detectors look for.
-fn random_input(rng: &mut Rng) -> Vec<u8> {
+pub(super) fn random_input(rng: &mut Rng) -> Vec<u8> {
     const PIECES: [&str; 16] = [
         "@",
         "bob@example.com",

@@ -3,12 +3,25 @@
 //! candidates the engine found, never over whole texts, and never panic on any bytes.
 
 /// The digits of `bytes`, skipping everything else.
+#[cfg(test)]
 pub fn digits(bytes: &[u8]) -> Vec<u8> {
     bytes
         .iter()
         .filter(|b| b.is_ascii_digit())
         .map(|b| b - b'0')
         .collect()
+}
+
+/// `digits` on the stack (a validator runs for every candidate of a result): `None` when there
+/// are more than `N`, more than any number the caller takes.
+fn digits_upto<const N: usize>(bytes: &[u8]) -> Option<([u8; N], usize)> {
+    let mut out = [0u8; N];
+    let mut n = 0;
+    for b in bytes.iter().filter(|b| b.is_ascii_digit()) {
+        *out.get_mut(n)? = b - b'0';
+        n += 1;
+    }
+    Some((out, n))
 }
 
 /// The Luhn checksum every payment card number carries.
@@ -36,8 +49,11 @@ pub fn card(candidate: &[u8]) -> bool {
     {
         return false;
     }
-    let d = digits(candidate);
-    brand_fits(&d) && luhn(&d)
+    // No brand issues more than 19 digits.
+    let Some((d, n)) = digits_upto::<19>(candidate) else {
+        return false;
+    };
+    brand_fits(&d[..n]) && luhn(&d[..n])
 }
 
 /// Visa, Mastercard (51-55 and the 2-series 2221-2720), Amex, Discover, JCB, Diners Club and
@@ -66,10 +82,9 @@ fn brand_fits(d: &[u8]) -> bool {
 /// A US social security number that could have been issued: area not 000, 666 or 900-999,
 /// group not 00, serial not 0000. `candidate` holds 9 digits, with or without separators.
 pub fn ssn(candidate: &[u8]) -> bool {
-    let d = digits(candidate);
-    if d.len() != 9 {
+    let Some((d, 9)) = digits_upto::<9>(candidate) else {
         return false;
-    }
+    };
     let num = |r: std::ops::Range<usize>| d[r].iter().fold(0u32, |a, &x| a * 10 + u32::from(x));
     let (area, group, serial) = (num(0..3), num(3..5), num(5..9));
     area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
@@ -205,6 +220,7 @@ mod tests {
         assert!(!card(b"1234567812345670"), "no brand starts with 1");
         assert!(!card(b"4111 1111-1111 1111"), "mixed separators");
         assert!(!card(b"37828224631000"), "Amex is 15 digits");
+        assert!(!card(b"41111111111111111111"), "no brand issues 20 digits");
     }
 
     #[test]
@@ -219,6 +235,7 @@ mod tests {
             "123-00-4567",
             "123-45-0000",
             "12-345-678",
+            "123-45-67890",
         ] {
             assert!(!ssn(bad.as_bytes()), "{bad}");
         }

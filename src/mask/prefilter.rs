@@ -1,0 +1,480 @@
+//! Where in a text a detector can match. Every match of a rule contains one of the rule's
+//! keywords or the digits it needs (`rules::Rule`), and is no longer than its pattern allows, so
+//! the regex only needs to read the text within that reach of a trigger. Finding the triggers
+//! is a few vectorised searches (keywords in a lower-cased copy, one-byte keywords with memchr)
+//! and a scan of digits eight bytes at a time: several times faster than the lazy DFA that runs
+//! the patterns. Source code and logs hold a keyword or a number every few hundred bytes, and
+//! the DFA then reads a fraction of them instead of all.
+
+use std::ops::Range;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, packed};
+
+use super::rules::{Numeric, Rule};
+
+/// Text is scanned for triggers in blocks of this many bytes (a multiple of eight: digits are
+/// counted a word at a time).
+const STEP: usize = 4096;
+
+/// A block's lower-cased copy reaches this far into the next block, so that a keyword that
+/// starts in the block is found whole. No keyword is longer.
+const OVERLAP: usize = 64;
+
+/// A block with this many triggers is dense: the windows around them would cover it all, so it
+/// and the next `SKIP` blocks are searched whole rather than scanned (text dense with values
+/// pays for the scan and gains nothing from it).
+const DENSE: usize = 64;
+const SKIP: usize = 3;
+
+/// The triggers of a set of rules, and how far from a trigger a match can reach.
+pub struct Prefilter {
+    /// Keywords of four bytes or more, lower-cased: the searcher compares four-byte prefixes,
+    /// which few places in ordinary text share with a keyword.
+    long: Option<Needles>,
+    /// Keywords of two or three bytes (`aws`, `://`, `eyJ`), searched apart so that their
+    /// shorter prefixes do not weaken the search for the long ones.
+    short: Option<Needles>,
+    /// One-byte keywords (`@`), in both cases.
+    bytes: Vec<u8>,
+    numbers: Numbers,
+    /// The longest match of a rule with a keyword of each kind, and of a rule with a numeric
+    /// trigger: how far a window reaches on either side of a trigger of that kind.
+    reach: Reach,
+}
+
+#[derive(Default)]
+struct Reach {
+    long: usize,
+    short: usize,
+    bytes: usize,
+    numbers: usize,
+}
+
+impl Reach {
+    fn max(&self) -> usize {
+        self.long.max(self.short).max(self.bytes).max(self.numbers)
+    }
+}
+
+enum Needles {
+    /// Teddy (SSSE3, AVX2 or NEON).
+    Packed(packed::Searcher),
+    /// Where Teddy is not available.
+    Automaton(AhoCorasick),
+}
+
+impl Needles {
+    fn new(words: &[String]) -> Result<Option<Needles>, String> {
+        if words.is_empty() {
+            return Ok(None);
+        }
+        if let Some(searcher) = packed::Config::new().builder().extend(words).build() {
+            return Ok(Some(Needles::Packed(searcher)));
+        }
+        AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(words)
+            .map(|ac| Some(Needles::Automaton(ac)))
+            .map_err(|e| format!("detector keywords: {e}"))
+    }
+
+    /// Where each keyword found in `hay` starts and ends, in order. A keyword that overlaps one
+    /// found before it may be skipped: its window is inside that one's (see `windows`).
+    fn each(&self, hay: &[u8], mut found: impl FnMut(Range<usize>)) {
+        match self {
+            Needles::Packed(s) => s.find_iter(hay).for_each(|m| found(m.start()..m.end())),
+            Needles::Automaton(ac) => ac.find_iter(hay).for_each(|m| found(m.start()..m.end())),
+        }
+    }
+}
+
+impl Prefilter {
+    /// `max_len[i]`: the longest match of `rules[i]`.
+    pub fn new(rules: &[&'static Rule], max_len: &[usize]) -> Result<Prefilter, String> {
+        let mut words: [Vec<String>; 3] = Default::default();
+        let mut reach = Reach::default();
+        for (rule, &len) in rules.iter().zip(max_len) {
+            for word in rule.keywords {
+                let (list, reach) = match word.len() {
+                    1 => (&mut words[0], &mut reach.bytes),
+                    2 | 3 => (&mut words[1], &mut reach.short),
+                    4..=OVERLAP => (&mut words[2], &mut reach.long),
+                    _ => return Err(format!("detector {}: keyword `{word}`", rule.kind.name())),
+                };
+                list.push(word.to_ascii_lowercase());
+                *reach = (*reach).max(len);
+            }
+            if rule.numeric != Numeric::None {
+                reach.numbers = reach.numbers.max(len);
+            }
+        }
+        let [bytes, short, long] = words.map(|mut list| {
+            list.sort_unstable();
+            list.dedup();
+            list
+        });
+        let mut bytes: Vec<u8> = bytes
+            .iter()
+            .flat_map(|w| [w.as_bytes()[0], w.as_bytes()[0].to_ascii_uppercase()])
+            .collect();
+        bytes.sort_unstable();
+        bytes.dedup();
+        Ok(Prefilter {
+            long: Needles::new(&long)?,
+            short: Needles::new(&short)?,
+            bytes,
+            numbers: Numbers::new(rules),
+            reach,
+        })
+    }
+
+    /// The spans of `hay[from..]` that can hold a match, in order and apart: every match that
+    /// starts at `from` or later lies wholly inside one of them.
+    ///
+    /// Each trigger contributes the span within its reach on both sides, and overlapping spans
+    /// are joined: a match contains a byte of a trigger and is no longer than the reach, so it
+    /// lies in that trigger's span, and so in the joined span that holds it. A keyword skipped
+    /// because it overlaps one found first shares a byte with it, and the same reach (the
+    /// keywords of one searcher share it), so its span lies inside the other's. A block
+    /// searched whole rather than scanned contributes itself, widened by the longest reach on
+    /// both sides: every match with a trigger inside it lies there.
+    pub fn windows(&self, hay: &[u8], from: usize) -> Vec<Range<usize>> {
+        let text = hay.get(from..).unwrap_or_default();
+        let mut scan = Scan {
+            text,
+            lists: Default::default(),
+            carry: Carry::default(),
+            unscanned: None,
+        };
+        let mut lower = Vec::with_capacity(text.len().min(STEP + OVERLAP));
+        let mut skip = 0;
+        for start in (0..text.len()).step_by(STEP) {
+            let block = start..(start + STEP).min(text.len());
+            if skip > 0 {
+                skip -= 1;
+                scan.skip(block);
+                continue;
+            }
+            scan.end_skip(self.reach.max());
+            if !self.scan(&mut scan, block.clone(), &mut lower) {
+                // Dense: this block is searched whole too.
+                scan.skip(block);
+                skip = SKIP;
+            }
+        }
+        scan.end_skip(self.reach.max());
+        let mut windows = merge(scan.lists);
+        for window in &mut windows {
+            *window = from + window.start..from + window.end;
+        }
+        windows
+    }
+
+    /// Adds the windows of the triggers in `block` of `scan.text`. False, part way, when the
+    /// block turns out dense.
+    fn scan(&self, scan: &mut Scan, block: Range<usize>, lower: &mut Vec<u8>) -> bool {
+        let text = scan.text;
+        let [long, short, bytes, numbers, _] = &mut scan.lists;
+        let span = |at: Range<usize>, reach: usize| {
+            at.start.saturating_sub(reach)..(at.end + reach).min(text.len())
+        };
+        let mut found = 0;
+        // A keyword that starts in the overlap is the next block's (found there whole), unless
+        // this block is the last.
+        let copy = &text[block.start..(block.start + STEP + OVERLAP).min(text.len())];
+        lower.clear();
+        lower.extend(copy.iter().map(u8::to_ascii_lowercase));
+        let last = block.end == text.len();
+        for (needles, list, reach) in [
+            (&self.long, long, self.reach.long),
+            (&self.short, short, self.reach.short),
+        ] {
+            let Some(needles) = needles else { continue };
+            needles.each(lower.as_slice(), |at| {
+                if last || at.start < STEP {
+                    found += 1;
+                    join(
+                        list,
+                        span(block.start + at.start..block.start + at.end, reach),
+                    );
+                }
+            });
+        }
+        for at in self.byte_positions(&text[block.clone()]) {
+            found += 1;
+            let at = block.start + at;
+            join(bytes, span(at..at + 1, self.reach.bytes));
+        }
+        // Counting digits is the slowest part: dense text is spared it.
+        if found >= DENSE {
+            return false;
+        }
+        self.numbers.hot(text, block, &mut scan.carry, |at| {
+            found += 1;
+            join(numbers, span(at, self.reach.numbers));
+        });
+        found < DENSE
+    }
+
+    fn byte_positions<'h>(&self, hay: &'h [u8]) -> Box<dyn Iterator<Item = usize> + 'h> {
+        match self.bytes[..] {
+            [] => Box::new(std::iter::empty()),
+            [a] => Box::new(memchr::memchr_iter(a, hay)),
+            [a, b] => Box::new(memchr::memchr2_iter(a, b, hay)),
+            [a, b, c] => Box::new(memchr::memchr3_iter(a, b, c, hay)),
+            _ => {
+                let bytes = self.bytes.clone();
+                Box::new(
+                    hay.iter()
+                        .enumerate()
+                        .filter(move |(_, b)| bytes.contains(b))
+                        .map(|(i, _)| i),
+                )
+            }
+        }
+    }
+}
+
+/// The windows found so far in `text`, by kind of trigger (the last list: blocks searched
+/// whole), each list in order.
+struct Scan<'t> {
+    text: &'t [u8],
+    lists: [Vec<Range<usize>>; 5],
+    carry: Carry,
+    /// Blocks searched whole since the last scanned one.
+    unscanned: Option<Range<usize>>,
+}
+
+impl Scan<'_> {
+    fn skip(&mut self, block: Range<usize>) {
+        let start = self.unscanned.as_ref().map_or(block.start, |u| u.start);
+        self.unscanned = Some(start..block.end);
+    }
+
+    /// Adds the window of the blocks searched whole, if any. Digit runs are counted afresh
+    /// after them: a match that starts before them lies in that window.
+    fn end_skip(&mut self, reach: usize) {
+        let Some(blocks) = self.unscanned.take() else {
+            return;
+        };
+        let window = blocks.start.saturating_sub(reach)..(blocks.end + reach).min(self.text.len());
+        join(&mut self.lists[4], window);
+        self.carry = Carry::default();
+    }
+}
+
+/// Appends `span` to spans in order of their starts, joining it with the last when they touch.
+fn join(spans: &mut Vec<Range<usize>>, span: Range<usize>) {
+    match spans.last_mut() {
+        Some(last) if span.start <= last.end => last.end = last.end.max(span.end),
+        _ => spans.push(span),
+    }
+}
+
+/// Lists of spans, each in order of their starts, merged into one with touching spans joined.
+fn merge<const N: usize>(mut lists: [Vec<Range<usize>>; N]) -> Vec<Range<usize>> {
+    let mut next = [0usize; N];
+    let mut out = Vec::new();
+    loop {
+        let head = (0..N)
+            .filter(|&i| next[i] < lists[i].len())
+            .min_by_key(|&i| lists[i][next[i]].start);
+        let Some(i) = head else {
+            return out;
+        };
+        join(&mut out, std::mem::take(&mut lists[i][next[i]]));
+        next[i] += 1;
+    }
+}
+
+/// The numeric triggers: digit runs as each numeric rule writes them, and IBAN starts.
+#[derive(Default)]
+struct Numbers {
+    /// Digits with dashes (an SSN): at least 9.
+    dashed: bool,
+    /// Digits with spaces or dashes between groups (a card): at least 13.
+    grouped: bool,
+    /// Digits with phone punctuation: at least 8.
+    phone: bool,
+    /// Two capitals and two digits.
+    iban: bool,
+}
+
+/// Digits so far in each kind of run.
+#[derive(Clone, Copy, Default)]
+struct Carry {
+    dashed: u32,
+    grouped: u32,
+    phone: u32,
+}
+
+impl Numbers {
+    fn new(rules: &[&'static Rule]) -> Numbers {
+        let needs = |n: Numeric| rules.iter().any(|r| r.numeric == n);
+        Numbers {
+            dashed: needs(Numeric::DashedSsn),
+            grouped: needs(Numeric::Card),
+            phone: needs(Numeric::Phone),
+            iban: needs(Numeric::Iban),
+        }
+    }
+
+    /// Calls `found`, in order, with each word (eight bytes) of `text[block]` that holds a digit
+    /// at least the one a rule needs in its run, or the last byte of an IBAN start: every
+    /// numeric match contains a byte of such a word, and so lies within its reach of it.
+    /// `carry`: the runs that reach `block` from before it.
+    ///
+    /// A word without a digit ends every run: a numeric match holds no more than two bytes in
+    /// a row that are not digits (`) `, `+1 (`), so none spans such a word, and its digits all
+    /// count in the run after it.
+    fn hot(
+        &self,
+        text: &[u8],
+        block: Range<usize>,
+        carry: &mut Carry,
+        mut found: impl FnMut(Range<usize>),
+    ) {
+        if !(self.dashed || self.grouped || self.phone || self.iban) {
+            return;
+        }
+        let mut before = word_at(text, block.start.wrapping_sub(8));
+        for at in block.step_by(8) {
+            let word = word_at(text, at);
+            let digits = swar::digits(word);
+            let hot = if digits == 0 {
+                *carry = Carry::default();
+                false
+            } else {
+                self.word_is_hot(word, digits, carry, before)
+            };
+            before = word;
+            if hot {
+                found(at..(at + 8).min(text.len()));
+            }
+        }
+    }
+
+    /// Counts a word with digits into the runs; `before`: the word before it.
+    #[inline(always)]
+    fn word_is_hot(&self, word: u64, digits: u64, carry: &mut Carry, before: u64) -> bool {
+        let dashed = digits | swar::equal(word, b'-');
+        let grouped = dashed | swar::equal(word, b' ');
+        let mut hot = self.dashed && run_step(&mut carry.dashed, digits, dashed, 9);
+        hot |= self.grouped && run_step(&mut carry.grouped, digits, grouped, 13);
+        if self.phone {
+            let phone = grouped | swar::phone_punctuation(word);
+            hot |= run_step(&mut carry.phone, digits, phone, 8);
+        }
+        hot || self.iban && swar::iban_start(before, word)
+    }
+}
+
+/// The eight bytes of `text` at `at`, padded with NULs past its end (a NUL ends every run);
+/// nothing before its start.
+#[inline(always)]
+fn word_at(text: &[u8], at: usize) -> u64 {
+    if let Some(Ok(word)) = at
+        .checked_add(8)
+        .and_then(|end| text.get(at..end))
+        .map(<[u8; 8]>::try_from)
+    {
+        return u64::from_le_bytes(word);
+    }
+    let mut word = [0u8; 8];
+    if let Some(bytes) = text.get(at..) {
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+    }
+    u64::from_le_bytes(word)
+}
+
+/// Counts one word into a run: `carry` digits so far, `inside` the bytes a run may hold. True
+/// when a digit of this word is at least the `need`th of its run.
+#[inline(always)]
+fn run_step(carry: &mut u32, digits: u64, inside: u64, need: u32) -> bool {
+    let breaks = !inside & swar::HIGH;
+    if breaks == 0 {
+        *carry += digits.count_ones();
+        return *carry >= need;
+    }
+    // Digits before the first byte that breaks the run count to the run before it; a run that
+    // starts after the last goes on into the next word. Runs between two breaks in the word
+    // hold six digits at most, fewer than any rule needs.
+    let head = digits & (breaks & breaks.wrapping_neg()).wrapping_sub(1);
+    let hot = head != 0 && *carry + head.count_ones() >= need;
+    let last = 1u64 << (63 - breaks.leading_zeros());
+    *carry = (digits & !(last | (last - 1))).count_ones();
+    hot
+}
+
+/// Byte-class tests on eight bytes at once: the high bit of each byte of the result is set
+/// where the byte is in the class.
+mod swar {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    pub const HIGH: u64 = 0x8080_8080_8080_8080;
+    const fn splat(b: u8) -> u64 {
+        u64::from_le_bytes([b; 8])
+    }
+
+    /// Bytes in `lo..=hi` (ASCII only): adding `0x80 - lo` sets the high bit at `>= lo`,
+    /// adding `0x7f - hi` at `> hi`; clearing the high bits first keeps carries in their byte.
+    #[inline(always)]
+    fn in_range(word: u64, lo: u8, hi: u8) -> u64 {
+        let low = word & LOW7;
+        let at_least = low + splat(0x80 - lo);
+        let above = low + splat(0x7f - hi);
+        at_least & !above & !word & HIGH
+    }
+
+    #[inline(always)]
+    pub fn digits(word: u64) -> u64 {
+        in_range(word, b'0', b'9')
+    }
+
+    #[inline(always)]
+    pub fn equal(word: u64, b: u8) -> u64 {
+        in_range(word, b, b)
+    }
+
+    /// `.`, `(`, `)` and `+`, which phone numbers are written with besides spaces and dashes.
+    pub fn phone_punctuation(word: u64) -> u64 {
+        equal(word, b'.') | in_range(word, b'(', b')') | equal(word, b'+')
+    }
+
+    /// Whether two capitals and two digits, as an IBAN starts, end in `now`, the word after
+    /// `before`.
+    pub fn iban_start(before: u64, now: u64) -> bool {
+        let upper = |w: u64| u128::from(in_range(w, b'A', b'Z'));
+        let digits = |w: u64| u128::from(digits(w));
+        let upper = upper(before) | upper(now) << 64;
+        let digits = digits(before) | digits(now) << 64;
+        let starts = upper & upper >> 8 & digits >> 16 & digits >> 24;
+        // Starts at bytes 5 to 12 of the two words end in the second.
+        let ending_now = ((1u128 << 104) - 1) & !((1u128 << 40) - 1);
+        starts & ending_now != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Where Teddy is not available the automaton finds the same keywords.
+    #[test]
+    fn both_keyword_searchers_find_the_same() {
+        let words: Vec<String> = ["password", "secret", "token", "api_key", "-----begin"]
+            .map(String::from)
+            .to_vec();
+        let packed = Needles::new(&words).unwrap().unwrap();
+        let automaton = Needles::Automaton(AhoCorasick::new(&words).unwrap());
+        let text =
+            b"the token: x; db_password=secret -----begin api_key tokentoken passwor".repeat(9);
+        let spans = |n: &Needles| {
+            let mut found = Vec::new();
+            n.each(&text, |at| found.push(at));
+            found
+        };
+        assert_eq!(spans(&packed).len(), 9 * 7);
+        assert_eq!(spans(&packed), spans(&automaton));
+    }
+}
