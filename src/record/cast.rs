@@ -154,10 +154,72 @@ impl CastWriter {
         }
         let secs = at.saturating_duration_since(self.start).as_secs_f64();
         write!(self.out, "[{secs:.6}, \"{code}\", ")?;
-        serde_json::to_writer(&mut self.out, data)?;
+        write_json_string(&mut self.out, data)?;
         self.out.write_all(b"]\n")?;
         self.out.flush()
     }
+}
+
+/// Writes `text` as a JSON string, byte for byte as `serde_json` writes it (RFC 8259: `"` and
+/// `\` escaped, control characters as `\n` or `\u001b`, nothing else), finding the next byte to
+/// escape eight bytes at a time: all of a session's output goes through here, and most of it
+/// needs no escape.
+fn write_json_string(out: &mut impl Write, text: &str) -> io::Result<()> {
+    let bytes = text.as_bytes();
+    out.write_all(b"\"")?;
+    let mut start = 0;
+    while let Some(at) = next_escape(bytes, start) {
+        out.write_all(&bytes[start..at])?;
+        let b = bytes[at];
+        let short = match b {
+            b'"' => Some(b'"'),
+            b'\\' => Some(b'\\'),
+            0x08 => Some(b'b'),
+            b'\t' => Some(b't'),
+            b'\n' => Some(b'n'),
+            0x0c => Some(b'f'),
+            b'\r' => Some(b'r'),
+            _ => None,
+        };
+        match short {
+            Some(c) => out.write_all(&[b'\\', c])?,
+            None => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]];
+                out.write_all(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]])?;
+            }
+        }
+        start = at + 1;
+    }
+    out.write_all(&bytes[start..])?;
+    out.write_all(b"\"")
+}
+
+/// The first byte at or after `from` that JSON escapes: a quote, a backslash or a control
+/// character.
+fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let splat = |b: u8| u64::from_le_bytes([b; 8]);
+    // The high bit of each byte of `word` in `lo..=hi` (ASCII): see `in_range` in the masker.
+    let in_range = |word: u64, lo: u8, hi: u8| {
+        let low = word & LOW7;
+        (low + splat(0x80 - lo)) & !(low + splat(0x7f - hi)) & !word & HIGH
+    };
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let escapes =
+            in_range(word, 0, 0x1f) | in_range(word, b'"', b'"') | in_range(word, b'\\', b'\\');
+        if escapes != 0 {
+            return Some(at + escapes.trailing_zeros() as usize / 8);
+        }
+        at += 8;
+    }
+    let rest = bytes.get(at..).unwrap_or_default();
+    rest.iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .map(|i| at + i)
 }
 
 /// The file, hashed as it is written, so sealing the recording never reads it back.
@@ -260,6 +322,26 @@ mod tests {
         let mut carry = Utf8Carry::default();
         let out: String = text.bytes().map(|b| carry.decode(&[b])).collect();
         assert_eq!(out, text);
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let mut texts: Vec<String> = (0u8..0x80).map(|b| format!("ab{}cd", b as char)).collect();
+        texts.push("naïve — 日本語 🎉 \"quoted\" C:\\path\r\n\t\u{7f}\u{1b}[0m".into());
+        texts.push(String::new());
+        let alphabet = [' ', '-', '"', '\\', '\n', '\x01', 'é', 'x'];
+        let long: String = (0..300).map(|i| alphabet[i % 8]).collect();
+        for cut in 0..40 {
+            texts.push(long.chars().skip(cut).collect());
+        }
+        for text in texts {
+            let mut ours = Vec::new();
+            write_json_string(&mut ours, &text).unwrap();
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&text).unwrap()
+            );
+        }
     }
 
     #[test]
