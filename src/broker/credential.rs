@@ -92,6 +92,12 @@ pub struct Expired {
     pub trouble: Option<String>,
 }
 
+impl Expired {
+    /// What the human can do about it, for every gateway that reports it.
+    pub const HINT: &'static str = "guard keeps asking the broker and uses new credentials once \
+         it answers; check that it is running (`guard doctor`)";
+}
+
 impl CredentialHandle {
     pub fn new(target: &str, source: Source, credential: Credential) -> Self {
         CredentialHandle {

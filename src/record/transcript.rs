@@ -64,7 +64,9 @@ fn mask_strings(masker: &crate::mask::Masker, value: &mut Value) {
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 fn genesis() -> [u8; 64] {
-    [b'0'; 64]
+    let mut prev = [0; 64];
+    prev.copy_from_slice(GENESIS.as_bytes());
+    prev
 }
 
 /// What to do when the transcript first cannot be written.
@@ -185,9 +187,10 @@ impl Transcript {
         Ok(seq)
     }
 
-    /// Chains a record now (its `seq`, `ts` and place are fixed; fields already written
-    /// as JSON object members, `"a":1,"b":"x"`, so no `Value` is built per statement) but leaves the write to the next `append`, `flush` or `write_through`,
-    /// so that one write carries several records. A caller that must not go on before the record
+    /// Chains a record now (its `seq`, `ts` and place are fixed; fields already written as JSON
+    /// object members, `"a":1,"b":"x"`, so no `Value` is built per statement) but leaves the
+    /// write to the next `append`, `flush` or `write_through`, so that one write carries several
+    /// records. A caller that must not go on before the record
     /// is in the file (a statement about to go upstream) waits with `write_through`; for records
     /// nothing waits on, such as a statement's result, it makes sure `flush` runs soon.
     pub fn append_members_later(

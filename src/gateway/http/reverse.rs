@@ -246,9 +246,9 @@ impl Reverse {
         };
         let secret = (inject.secret)().map_err(|why| {
             ProxyError::Expired(format!(
-                "target `{}`: {why}; hint: guard keeps asking the broker and sends requests \
-                 again once it answers; check that it is running (`guard doctor`)",
-                self.target
+                "target `{}`: {why}; hint: {}",
+                self.target,
+                crate::broker::Expired::HINT
             ))
         })?;
         let value = inject.template.replace("{secret}", &secret);

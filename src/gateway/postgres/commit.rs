@@ -5,8 +5,8 @@
 //! A connection chains its record, wakes the committer task and waits. The committer is queued
 //! behind the connections the same turn already woke, so by the time it runs they have chained
 //! theirs; it writes everything waiting at once and wakes them all. With one client this costs
-//! two task polls and no system call; with many it saves one write per statement, which is what
-//! separated guard from a plain proxy once the CPU is busy.
+//! two task polls and no extra system call; with many it saves one write per statement, which
+//! is what separated guard from a plain proxy once the CPU is busy.
 
 use std::sync::Arc;
 

@@ -85,10 +85,7 @@ impl UpstreamError {
                 "check the target's `credentials` (username and password)"
             }
             UpstreamError::Refused(f) if f.sqlstate == "3D000" => "check the target's `database`",
-            UpstreamError::Expired(_) => {
-                "guard keeps asking the broker and serves new connections once it answers; \
-                 check that it is running (`guard doctor`)"
-            }
+            UpstreamError::Expired(_) => crate::broker::Expired::HINT,
             _ => "check the upstream server's log",
         }
     }
