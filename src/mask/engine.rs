@@ -15,8 +15,8 @@ use super::Kind;
 use super::prefilter::Prefilter;
 use super::rules::{Candidate, Extend, RULES, Rule, locate, value_char};
 
-/// Texts up to this long (most result cells) are searched whole: the regex reads them in less
-/// time than finding their triggers would take.
+/// Texts up to this long (most result cells) are searched whole, but for those without a
+/// letter: the regex reads them in less time than finding their triggers would take.
 const TINY: usize = 64;
 
 /// A value to mask.
@@ -92,6 +92,9 @@ impl Engine {
         let regex = self.regex.as_ref()?;
         let rest = hay.get(from..).filter(|r| !r.is_empty())?;
         if rest.len() <= TINY {
+            if self.prefilter.surely_clean(rest) {
+                return None;
+            }
             return self
                 .find_in(regex, hay, from..hay.len(), at_end, hits)
                 .err();
