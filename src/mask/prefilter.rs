@@ -163,11 +163,11 @@ impl Prefilter {
         let (mut seen, mut digits) = (0u8, 0u32);
         for &b in hay {
             let class = self.classes[usize::from(b)];
+            if class & LETTER != 0 {
+                return false;
+            }
             seen |= class;
             digits += u32::from(class & DIGIT);
-        }
-        if seen & LETTER != 0 {
-            return false;
         }
         let holds = |word: &Vec<u8>| hay.windows(word.len()).any(|w| w == word.as_slice());
         if seen & LETTERLESS != 0 && self.letterless.iter().any(holds) {
