@@ -3,12 +3,14 @@
 //! digit run or IBAN start near enough to match. Validators run only on the candidates the
 //! regex reports.
 
+use std::cell::RefCell;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use regex_automata::Input;
 use regex_automata::meta;
 use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::syntax;
+use regex_automata::{Input, Match};
 use regex_syntax::hir::Hir;
 
 use super::Kind;
@@ -42,6 +44,8 @@ pub enum Carry {
 
 pub struct Engine {
     regex: Option<meta::Regex>,
+    /// Tells this engine's regex apart from others' in `CACHE`.
+    id: u64,
     /// The rule of each pattern id.
     rules: Vec<&'static Rule>,
     prefilter: Prefilter,
@@ -70,8 +74,10 @@ impl Engine {
                 .map_err(|e| format!("detectors: {e}"))?;
             Some(built)
         };
+        static IDS: AtomicU64 = AtomicU64::new(0);
         Ok(Engine {
             regex,
+            id: IDS.fetch_add(1, Ordering::Relaxed),
             prefilter: Prefilter::new(&rules, &max_lens)?,
             rules,
             max_len: max_lens.iter().copied().max().unwrap_or(0),
@@ -149,7 +155,7 @@ impl Engine {
     ) -> Result<usize, usize> {
         let mut at = span.start;
         while at < span.end {
-            let Some(m) = regex.search(&Input::new(hay).span(at..span.end)) else {
+            let Some(m) = self.search(regex, &Input::new(hay).span(at..span.end)) else {
                 break;
             };
             let Some(&rule) = self.rules.get(m.pattern().as_usize()) else {
@@ -176,6 +182,31 @@ impl Engine {
             }
         }
         Ok(at.max(span.end))
+    }
+}
+
+thread_local! {
+    /// The lazy DFA's cache of the engine this thread searched with last. The regex's own pool
+    /// of caches serves the first thread that searched without a lock, and takes a lock twice
+    /// a search on any other: a session masks on several (the gateway's, the recorder's), and
+    /// a result cell is searched in less time than the locks take.
+    static CACHE: RefCell<Option<(u64, meta::Cache)>> = const { RefCell::new(None) };
+}
+
+impl Engine {
+    fn search(&self, regex: &meta::Regex, input: &Input) -> Option<Match> {
+        CACHE.with(|slot| {
+            let Ok(mut slot) = slot.try_borrow_mut() else {
+                return regex.search(input);
+            };
+            match &mut *slot {
+                Some((id, cache)) if *id == self.id => regex.search_with(cache, input),
+                _ => {
+                    let (_, cache) = slot.insert((self.id, regex.create_cache()));
+                    regex.search_with(cache, input)
+                }
+            }
+        })
     }
 }
 

@@ -976,6 +976,19 @@ fn every_detector_catches_its_value_split_at_every_byte() {
     }
 }
 
+/// Each thread keeps the search cache of the masker it used last: two maskers used in turn on
+/// one thread each search with their own rules.
+#[test]
+fn maskers_used_in_turn_on_one_thread_keep_their_own_rules() {
+    let emails = masker_with(&config(&[Kind::Email], Style::Full, &[]));
+    let cards = masker_with(&config(&[Kind::CreditCard], Style::Full, &[]));
+    let text = "bob@example.com 4111 1111 1111 1111";
+    for _ in 0..3 {
+        assert_eq!(emails.mask_text(text).text, "[email] 4111 1111 1111 1111");
+        assert_eq!(cards.mask_text(text).text, "bob@example.com [credit_card]");
+    }
+}
+
 #[test]
 fn a_masker_is_shared_across_threads() {
     fn send_sync<T: Send + Sync + Clone>() {}
