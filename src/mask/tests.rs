@@ -774,6 +774,34 @@ fn a_snapshot_redacts_the_secrets_registered_when_it_was_taken() {
     );
 }
 
+/// A few secrets are found by a substring search each, more by an automaton: both redact the
+/// same occurrences, from the leftmost, the longest of those starting there, and apart.
+#[test]
+fn a_few_secrets_or_many_are_found_alike() {
+    let few = masker_with(&config(&[], Style::Full, &[]));
+    let many = masker_with(&config(&[], Style::Full, &[]));
+    for secret in ["abab", "babc", "abcd", "abcdef"] {
+        few.add_secret(secret);
+        many.add_secret(secret);
+    }
+    for secret in ["zzzz-1", "zzzz-2", "zzzz-3"] {
+        many.add_secret(secret);
+    }
+    let mut rng = Rng(9);
+    for _ in 0..6000 {
+        let text: String = (0..rng.below(32))
+            .map(|_| char::from(b"ababcdef"[rng.below(8)]))
+            .collect();
+        assert_eq!(
+            few.mask_text(&text).text,
+            many.mask_text(&text).text,
+            "{text}"
+        );
+    }
+    let out = few.mask_text("xababab abcdefab abcde");
+    assert_eq!(out.text, "x[redacted]ab [redacted]ab [redacted]e");
+}
+
 #[test]
 fn a_secret_overlapping_a_detected_value_is_redacted_whole() {
     let m = default_masker();
