@@ -129,15 +129,6 @@ impl Prefilter {
             .filter(|w| !w.bytes().any(|b| b.is_ascii_alphabetic()))
             .map(|w| w.clone().into_bytes())
             .collect();
-        let mut classes = [0u8; 256];
-        for b in 0..=255u8 {
-            classes[usize::from(b)] = match b {
-                b'0'..=b'9' => DIGIT,
-                b'a'..=b'z' | b'A'..=b'Z' => LETTER,
-                _ if letterless.iter().any(|w| w[0] == b) => LETTERLESS,
-                _ => 0,
-            };
-        }
         let mut bytes: Vec<u8> = bytes
             .iter()
             .flat_map(|w| [w.as_bytes()[0], w.as_bytes()[0].to_ascii_uppercase()])
@@ -148,8 +139,8 @@ impl Prefilter {
             long: Needles::new(&long)?,
             short: Needles::new(&short)?,
             bytes,
+            classes: classes(&letterless),
             letterless,
-            classes,
             numbers: Numbers::new(rules),
             reach,
         })
@@ -315,6 +306,20 @@ impl Scan<'_> {
         join(&mut self.lists[4], window);
         self.carry = Carry::default();
     }
+}
+
+/// Each byte's class for `surely_clean`.
+fn classes(letterless: &[Vec<u8>]) -> [u8; 256] {
+    let mut classes = [0u8; 256];
+    for b in 0..=255u8 {
+        classes[usize::from(b)] = match b {
+            b'0'..=b'9' => DIGIT,
+            b'a'..=b'z' | b'A'..=b'Z' => LETTER,
+            _ if letterless.iter().any(|w| w[0] == b) => LETTERLESS,
+            _ => 0,
+        };
+    }
+    classes
 }
 
 /// Appends `span` to spans in order of their starts, joining it with the last when they touch.
