@@ -7,6 +7,8 @@
 //! (RLIMIT_FSIZE) and malformed input (tests/postgres.rs).
 
 mod support;
+#[path = "support/upstream.rs"]
+mod upstream;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -245,6 +247,64 @@ fn a_broker_that_stops_mid_session_ends_new_logins_clearly_and_the_session_still
         "{cut}"
     );
     assert_outage_recorded_and_told(&setup, &out, &lease_id);
+}
+
+/// An HTTP target's leased credential ends with its lease, as a PostgreSQL connection does: once
+/// the broker could not renew it, requests are refused with a 503 that says why, and none goes
+/// upstream with the ended credential.
+#[test]
+fn an_http_target_refuses_requests_once_its_lease_ended_unrenewed() {
+    let pg = Postgres::start();
+    let bao = Bao::start();
+    bao.enable_database(&pg);
+    let up = upstream::Upstream::start();
+    let config = format!(
+        "[broker]\nkind = \"openbao\"\naddress = \"{}\"\n\n[[target]]\nname = \"api\"\n\
+         kind = \"http\"\nupstream = \"http://127.0.0.1:{}\"\n\
+         credentials = {{ broker = \"database/creds/short\" }}\n",
+        bao.address(),
+        up.port
+    );
+    let mut setup = Setup::with(pg, Some(bao));
+    std::fs::write(setup.home.path().join("guard.toml"), config).unwrap();
+    let child = setup.spawn(
+        r#"curl -s "$API_URL/whoami"; echo; touch "$FLAGS/started"
+           while [ ! -e "$FLAGS/lease-ended" ]; do sleep 0.1; done
+           curl -s -w ' %{http_code}' "$API_URL/whoami"; echo"#,
+    );
+    wait_until("the first request", Duration::from_secs(30), || {
+        setup.flag("started").exists()
+    });
+    let issued = credentials(&setup.records(), "issued")[0].clone();
+    let lease_end = Instant::now() + Duration::from_secs(issued["ttl_s"].as_u64().unwrap());
+    drop(setup.bao.take());
+    std::thread::sleep(
+        lease_end.saturating_duration_since(Instant::now()) + Duration::from_secs(1),
+    );
+    setup.raise("lease-ended");
+    let out = finish(child, Duration::from_secs(40));
+
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], r#"{"you_sent":"Bearer [redacted]"}"#, "{text}");
+    assert!(lines[1].ends_with(" 503"), "{text}");
+    assert!(
+        lines[1].contains("guard: target `api`: the credentials could not be renewed")
+            && lines[1].contains("hint:"),
+        "{text}"
+    );
+    assert_eq!(
+        up.seen().len(),
+        1,
+        "a request went upstream after the lease ended"
+    );
+    let records = setup.records();
+    let refused = of(&records, "result")
+        .into_iter()
+        .filter(|r| r["status"] == 503)
+        .count();
+    assert_eq!(refused, 1, "{records:#?}");
 }
 
 /// The failed renewal is a `credential` record of the lease and the human was told; the lease

@@ -29,6 +29,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use guard_fuzz::approval::{Approver, Mode};
 use guard_fuzz::gateway::postgres::backend::Backend;
+use guard_fuzz::gateway::postgres::commit::Commit;
 use guard_fuzz::gateway::postgres::enforce::Guard;
 use guard_fuzz::gateway::postgres::frame::Frame;
 use guard_fuzz::gateway::postgres::frontend::Frontend;
@@ -92,6 +93,7 @@ fn relay(
         conn: 1,
         transcript: transcript.clone(),
         ids: Arc::new(AtomicU64::new(0)),
+        commit: Commit::immediate(transcript.clone()),
     });
     let guard = Guard {
         policy: Arc::new(Policy::default()),

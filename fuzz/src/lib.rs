@@ -34,6 +34,8 @@ pub mod gateway {
     pub mod postgres {
         #[path = "../../../../src/gateway/postgres/backend.rs"]
         pub mod backend;
+        #[path = "../../../../src/gateway/postgres/commit.rs"]
+        pub mod commit;
         #[path = "../../../../src/gateway/postgres/enforce.rs"]
         pub mod enforce;
         #[path = "../../../../src/gateway/postgres/frame.rs"]

@@ -85,7 +85,8 @@ pub struct Lease {
 }
 
 /// The current credential's lease has ended, and it could not be renewed or replaced.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the credentials could not be renewed and their lease has ended{}", .trouble.as_ref().map(|why| format!(": {why}")).unwrap_or_default())]
 pub struct Expired {
     /// What the broker (or reaching it) last failed with.
     pub trouble: Option<String>,

@@ -16,7 +16,7 @@ pub mod lease;
 pub mod token;
 
 pub use acquire::acquire;
-pub use credential::{Credential, CredentialHandle, Lease};
+pub use credential::{Credential, CredentialHandle, Expired, Lease};
 pub use keeper::Leases;
 
 use std::path::PathBuf;

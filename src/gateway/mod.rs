@@ -90,8 +90,12 @@ fn start_all(
         .iter()
         .map(|(name, handle)| {
             let handle = handle.clone();
-            let source: http::SecretSource =
-                Arc::new(move || Some(handle.current().password.expose_secret().to_string()));
+            // Each request checks the lease out: once it has ended unrenewed, requests are
+            // refused rather than sent with a credential the broker no longer stands behind.
+            let source: http::SecretSource = Arc::new(move || match handle.checkout() {
+                Ok((credential, _)) => Ok(credential.password.expose_secret().to_string()),
+                Err(expired) => Err(expired.to_string()),
+            });
             (name.clone(), source)
         })
         .collect();
@@ -147,11 +151,13 @@ fn start_postgres(
     gateways.thread = Some(thread);
     let ids = Arc::new(AtomicU64::new(0));
     let conns = Arc::new(AtomicU64::new(0));
+    let commit = postgres::Commit::grouped(transcript.clone(), &io);
     for target in targets {
         let common = postgres::Common {
             transcript,
             ids: ids.clone(),
             conns: conns.clone(),
+            commit: commit.clone(),
             shutdown: stop.clone(),
             alive: alive_tx.clone(),
             credential: shared.credentials.get(&target.name).cloned(),

@@ -1,5 +1,5 @@
 //! The transcript writer: one JSON object a line, each carrying the SHA-256 of the line before it,
-//! written and flushed to the kernel as each event happens, so a crash loses nothing recorded.
+//! in the kernel's hands before guard acts on what it records, so a crash loses nothing recorded.
 //!
 //! One `Transcript` is shared (cheaply cloned) by every part of a session; appends are serialised
 //! by one lock, so `seq` and `prev` always form a single chain. An append that fails poisons the
@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::clock::Utc;
+#[cfg(test)]
 use super::sha256_hex;
+use super::sha256_hex_bytes;
 
 /// Fields that hold guard's own names, ids, classes and digests, never data: left unmasked.
 const STRUCTURAL: &[&str] = &[
@@ -61,6 +63,10 @@ fn mask_strings(masker: &crate::mask::Masker, value: &mut Value) {
 /// The `prev` of the first record.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+fn genesis() -> [u8; 64] {
+    [b'0'; 64]
+}
+
 /// What to do when the transcript first cannot be written.
 pub type FailureHook = Box<dyn FnOnce(&io::Error) + Send>;
 
@@ -74,7 +80,8 @@ struct Chain {
     /// Bytes of whole lines in the file: where a failed write is cut back to.
     written: u64,
     next_seq: u64,
-    prev: String,
+    /// The SHA-256 (lowercase hex) of the last line chained.
+    prev: [u8; 64],
     /// Why a write failed; every later append fails with it.
     poisoned: Option<String>,
     /// Told once, when the first write fails (the session tells the human).
@@ -85,6 +92,10 @@ struct Chain {
     secrets: Vec<memchr::memmem::Finder<'static>>,
     /// Whole lines chained but not yet written (see `append_members_later`).
     pending: Vec<u8>,
+    /// Records with a `seq` below this are in the file.
+    written_seqs: u64,
+    /// Writes made, for the tests of group commit.
+    writes: u64,
     /// Masks the free-text fields of records built from values (commands, paths, messages).
     masker: Option<crate::mask::Masker>,
 }
@@ -112,13 +123,15 @@ impl Transcript {
                 file,
                 written: 0,
                 next_seq: 0,
-                prev: GENESIS.to_string(),
+                prev: genesis(),
                 poisoned: None,
                 on_failure: None,
                 by_type: BTreeMap::new(),
                 by_decision: BTreeMap::new(),
                 secrets: Vec::new(),
                 pending: Vec::with_capacity(4096),
+                written_seqs: 0,
+                writes: 0,
                 masker: None,
             })),
         })
@@ -172,26 +185,38 @@ impl Transcript {
         Ok(seq)
     }
 
-    /// `append` for records written per statement, whose fields the caller has already written
-    /// as JSON object members (`"a":1,"b":"x"`): no `Value` is built. `decision` is counted.
-    pub fn append_members(
+    /// Chains a record now (its `seq`, `ts` and place are fixed; fields already written
+    /// as JSON object members, `"a":1,"b":"x"`, so no `Value` is built per statement) but leaves the write to the next `append`, `flush` or `write_through`,
+    /// so that one write carries several records. A caller that must not go on before the record
+    /// is in the file (a statement about to go upstream) waits with `write_through`; for records
+    /// nothing waits on, such as a statement's result, it makes sure `flush` runs soon.
+    pub fn append_members_later(
         &self,
         kind: &str,
         decision: Option<&str>,
         members: &[u8],
     ) -> io::Result<u64> {
-        let mut chain = self.lock();
-        let seq = chain.chain_members(kind, decision, members)?;
-        chain.write_pending()?;
-        Ok(seq)
+        self.lock().chain_members(kind, decision, members)
     }
 
-    /// Chains a record now (its `seq`, `ts` and place are fixed; fields written as in
-    /// `append_members`) but leaves the write to the next `append` or `flush`, so that one write
-    /// carries both. For records nothing waits on, such as a statement's result; the caller makes
-    /// sure `flush` runs soon.
-    pub fn append_members_later(&self, kind: &str, members: &[u8]) -> io::Result<u64> {
-        self.lock().chain_members(kind, None, members)
+    /// Makes sure record `seq` is in the file: writes everything chained and waiting, unless a
+    /// write since it was chained (anyone's) already carried it. An error means it is not in
+    /// the file and never will be (the transcript is poisoned).
+    pub fn write_through(&self, seq: u64) -> io::Result<()> {
+        let mut chain = self.lock();
+        if seq < chain.written_seqs {
+            return Ok(());
+        }
+        chain.write_pending()
+    }
+
+    /// Whether record `seq` is in the file; an error once it never will be (poisoned).
+    pub fn is_written(&self, seq: u64) -> io::Result<bool> {
+        let chain = self.lock();
+        if seq < chain.written_seqs {
+            return Ok(true);
+        }
+        chain.check_poisoned().map(|()| false)
     }
 
     /// Writes records chained by `append_members_later` that are still waiting.
@@ -201,7 +226,19 @@ impl Transcript {
 
     /// The SHA-256 of the last record written: the digest that seals the chain so far.
     pub fn head(&self) -> String {
-        self.lock().prev.clone()
+        String::from_utf8_lossy(&self.lock().prev).into_owned()
+    }
+
+    /// How many writes the records so far took.
+    #[cfg(test)]
+    pub fn writes(&self) -> u64 {
+        self.lock().writes
+    }
+
+    /// From now on every write fails, as on a full disk.
+    #[cfg(test)]
+    pub fn fail_writes_for_tests(&self) {
+        self.lock().file = File::options().write(true).open("/dev/full").unwrap();
     }
 
     /// Records written so far, by type and by decision, for `session_end`.
@@ -248,22 +285,25 @@ impl Chain {
     ) -> io::Result<u64> {
         self.check_poisoned()?;
         let seq = self.next_seq;
-        let mut line: Vec<u8> = Vec::with_capacity(128 + members.len());
+        let members = self.redacted(members);
+        // The line is built where it will be written from: no copy of its own.
+        let start = self.pending.len();
+        let line = &mut self.pending;
         let _ = write!(line, "{{\"seq\":{seq},\"ts\":\"");
-        Utc::now().write_rfc3339(&mut line);
+        Utc::now().write_rfc3339(line);
         line.extend_from_slice(b"\",\"type\":");
-        serde_json::to_writer(&mut line, kind).map_err(io::Error::other)?;
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *line, kind);
         line.extend_from_slice(b",\"prev\":\"");
-        line.extend_from_slice(self.prev.as_bytes());
+        line.extend_from_slice(&self.prev);
         line.push(b'"');
         if !members.is_empty() {
             line.push(b',');
-            line.extend_from_slice(&self.redacted(members));
+            line.extend_from_slice(&members);
         }
         line.push(b'}');
-        self.prev = sha256_hex(&line);
-        self.pending.extend_from_slice(&line);
-        self.pending.push(b'\n');
+        self.prev = sha256_hex_bytes(&line[start..]);
+        line.push(b'\n');
         self.next_seq += 1;
         count(&mut self.by_type, kind);
         if let Some(decision) = decision {
@@ -312,10 +352,14 @@ impl Chain {
             return Ok(());
         }
         let result = self.file.write_all(&self.pending);
+        self.writes += 1;
         let len = self.pending.len() as u64;
         self.pending.clear();
         match &result {
-            Ok(()) => self.written += len,
+            Ok(()) => {
+                self.written += len;
+                self.written_seqs = self.next_seq;
+            }
             Err(e) => {
                 self.poisoned = Some(e.to_string());
                 let _ = self.file.set_len(self.written);
@@ -401,10 +445,15 @@ mod tests {
         let path = dir.join("t.jsonl");
         let t = Transcript::create(&path).unwrap();
         t.append("query", json!({"id": 1})).unwrap();
-        assert_eq!(t.append_members_later("result", br#""id":1"#).unwrap(), 1);
+        assert_eq!(
+            t.append_members_later("result", None, br#""id":1"#)
+                .unwrap(),
+            1
+        );
         assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
         t.append("query", json!({"id": 2})).unwrap();
-        t.append_members_later("result", br#""id":2"#).unwrap();
+        t.append_members_later("result", None, br#""id":2"#)
+            .unwrap();
         t.flush().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let types: Vec<String> = text
@@ -435,12 +484,14 @@ mod tests {
             json!({"id": 1, "sql": "select \"x\"", "decision": "allow"}),
         )
         .unwrap();
-        tb.append_members(
-            "query",
-            Some("allow"),
-            br#""id":1,"sql":"select \"x\"","decision":"allow""#,
-        )
-        .unwrap();
+        let seq = tb
+            .append_members_later(
+                "query",
+                Some("allow"),
+                br#""id":1,"sql":"select \"x\"","decision":"allow""#,
+            )
+            .unwrap();
+        tb.write_through(seq).unwrap();
         let strip = |p: &Path| {
             let text = std::fs::read_to_string(p).unwrap();
             let mut v: Value = serde_json::from_str(text.trim()).unwrap();
@@ -515,6 +566,43 @@ mod tests {
         let record: Value = serde_json::from_str(text.trim()).unwrap();
         assert_eq!(record["a"], "x\nopass1234");
         assert_eq!(record["b"], "[redacted]");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Group commit: records chained by several callers go in one write, made by whichever
+    /// caller asks first; the others find theirs already in the file.
+    #[test]
+    fn one_write_through_carries_every_record_chained_before_it() {
+        let dir = tempdir();
+        let path = dir.join("t.jsonl");
+        let t = Transcript::create(&path).unwrap();
+        let a = t.append_members_later("query", Some("allow"), br#""id":1"#);
+        let b = t.append_members_later("query", Some("allow"), br#""id":2"#);
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+        t.write_through(b).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+        // Nothing is waiting now: a's turn writes nothing (a write would fail on this file).
+        t.fail_writes_for_tests();
+        t.write_through(a).unwrap();
+        assert_eq!(t.counts()["by_decision"]["allow"], 2);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Fail closed: a record whose shared write failed is not in the file, so every caller
+    /// waiting on it hears so, not only the one that made the write.
+    #[test]
+    fn a_failed_shared_write_fails_every_record_it_carried() {
+        let dir = tempdir();
+        let path = dir.join("t.jsonl");
+        let t = Transcript::create(&path).unwrap();
+        t.append("session_start", json!({})).unwrap();
+        let a = t.append_members_later("query", None, br#""id":1"#).unwrap();
+        let b = t.append_members_later("query", None, br#""id":2"#).unwrap();
+        t.fail_writes_for_tests();
+        assert!(t.write_through(a).is_err());
+        assert!(t.write_through(b).is_err());
+        assert!(t.append_members_later("query", None, b"").is_err());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -26,6 +26,9 @@ pub enum ProxyError {
     Body(String),
     #[error("the credential cannot be sent: {0}")]
     Credential(String),
+    /// Fail closed: the leased credential ended and the broker could not renew it.
+    #[error("{0}")]
+    Expired(String),
     #[error("{0}")]
     BadRequest(String),
 }
@@ -33,7 +36,7 @@ pub enum ProxyError {
 impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ProxyError::CannotRecord => StatusCode::SERVICE_UNAVAILABLE,
+            ProxyError::CannotRecord | ProxyError::Expired(_) => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::Credential(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -167,7 +167,7 @@ fn injection(
         (None, Some(Credentials::StaticValue { value_env })) => {
             let secret = static_secret(target, value_env, child_env)?;
             transcript.redact(&secret);
-            Arc::new(move || Some(secret.clone()))
+            Arc::new(move || Ok(secret.clone()))
         }
         (None, Some(_)) => {
             return Err(target_error(

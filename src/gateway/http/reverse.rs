@@ -23,9 +23,9 @@ use crate::config::Action;
 use crate::record::transcript::Transcript;
 
 /// Where a target's secret comes from at the moment a request needs it: a static value read once
-/// from guard's environment, or a broker lease that is renewed behind it. `None`: no credential
-/// is available now, and the request is refused.
-pub type SecretSource = Arc<dyn Fn() -> Option<String> + Send + Sync>;
+/// from guard's environment, or a broker lease that is renewed behind it. An error says why no
+/// credential is available now (a lease that ended unrenewed), and the request is refused.
+pub type SecretSource = Arc<dyn Fn() -> Result<String, String> + Send + Sync>;
 
 /// The header guard adds to every upstream request (`inject = { header, value }`).
 pub struct Injection {
@@ -244,8 +244,12 @@ impl Reverse {
         let Some(inject) = &self.inject else {
             return Ok((None, KnownSecrets::default()));
         };
-        let secret = (inject.secret)().ok_or_else(|| {
-            ProxyError::Credential(format!("no credential is available for `{}`", self.target))
+        let secret = (inject.secret)().map_err(|why| {
+            ProxyError::Expired(format!(
+                "target `{}`: {why}; hint: guard keeps asking the broker and sends requests \
+                 again once it answers; check that it is running (`guard doctor`)",
+                self.target
+            ))
         })?;
         let value = inject.template.replace("{secret}", &secret);
         let header = HeaderValue::from_str(&value).map_err(|_| {

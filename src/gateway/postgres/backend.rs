@@ -35,6 +35,9 @@ pub enum BackError {
     Protocol(frame::FrameError),
     #[error("writing to the client failed: {0}")]
     Client(std::io::Error),
+    /// Fail closed: what guard cannot read, it cannot mask, so it is not passed on.
+    #[error("the server sent a malformed message (type '{}'), which guard did not pass on", char::from(*.0))]
+    Malformed(u8),
 }
 
 pub struct Backend {
@@ -90,6 +93,10 @@ impl Backend {
         client: &mut BoxWrite,
     ) -> Result<BackEnd, BackError> {
         let mut out = BytesMut::with_capacity(READ_CHUNK);
+        // One wait for guard's own answers, kept across turns: a new one each turn would join
+        // and leave the notifier's list once per message.
+        let incoming = self.incoming.clone();
+        let mut answered = std::pin::pin!(incoming.answered());
         loop {
             // Expectations are queued before their messages go upstream, so everything these
             // responses answer is queued by now.
@@ -98,7 +105,7 @@ impl Backend {
                 if frame.tag() == tag::ROW_DESCRIPTION {
                     self.catalog.resolve(&mask::sources(&frame)).await;
                 }
-                self.on_frame(frame, &mut out);
+                self.on_frame(frame, &mut out)?;
             }
             self.answer(&mut out);
             if !out.is_empty() {
@@ -113,7 +120,7 @@ impl Backend {
                     Ok(_) => {}
                     Err(e) => return Err(BackError::Upstream(e)),
                 },
-                () = self.incoming.answered() => {}
+                () = &mut answered => answered.set(incoming.answered()),
             }
         }
     }
@@ -157,10 +164,12 @@ impl Backend {
     }
 
     /// One server message: note what it completes, then forward it, masked.
-    fn on_frame(&mut self, frame: Frame, out: &mut BytesMut) {
+    fn on_frame(&mut self, frame: Frame, out: &mut BytesMut) -> Result<(), BackError> {
         self.fatal = false;
         let mut counts = MaskCounts::default();
-        let masked = self.mask(&frame, &mut counts);
+        let masked = self
+            .mask(&frame, &mut counts)
+            .map_err(|_| BackError::Malformed(frame.tag()))?;
         if !counts.is_empty()
             && let Some(Expect::Execute(s) | Expect::Query(s)) = self.queue.front_mut()
         {
@@ -190,26 +199,31 @@ impl Backend {
             tag::READY_FOR_QUERY => self.on_ready(&frame),
             tag::COPY_IN_RESPONSE | tag::COPY_BOTH_RESPONSE => self.on_copy_in(),
             // The upstream's cancel key stays with guard; the client has guard's own.
-            tag::BACKEND_KEY_DATA => return,
+            tag::BACKEND_KEY_DATA => return Ok(()),
             _ => {}
         }
         out.extend_from_slice(masked.as_ref().unwrap_or(frame.raw()));
         self.answer(out);
+        Ok(())
     }
 
     /// The message rebuilt with its values masked, or `None` to forward it as it came.
-    fn mask(&mut self, frame: &Frame, counts: &mut MaskCounts) -> Option<bytes::Bytes> {
+    fn mask(
+        &mut self,
+        frame: &Frame,
+        counts: &mut MaskCounts,
+    ) -> Result<Option<bytes::Bytes>, mask::Malformed> {
         let masker = &self.masker;
-        match frame.tag() {
+        let rebuilt = match frame.tag() {
             tag::ROW_DESCRIPTION => {
                 let catalog = &self.catalog;
-                let (plan, rebuilt) = mask::describe(masker, frame, |t, a| catalog.name(t, a));
+                let (plan, rebuilt) = mask::describe(masker, frame, |t, a| catalog.name(t, a))?;
                 self.plan = plan;
                 rebuilt
             }
-            tag::DATA_ROW => mask::data_row(masker, &self.plan, frame, counts),
-            tag::ERROR_RESPONSE | tag::NOTICE_RESPONSE => mask::error(masker, frame, counts),
-            tag::NOTIFICATION_RESPONSE => mask::notification(masker, frame, counts),
+            tag::DATA_ROW => mask::data_row(masker, &self.plan, frame, counts)?,
+            tag::ERROR_RESPONSE | tag::NOTICE_RESPONSE => mask::error(masker, frame, counts)?,
+            tag::NOTIFICATION_RESPONSE => mask::notification(masker, frame, counts)?,
             // CopyOutResponse: Int8 overall format, 0 is text (CSV is text too).
             tag::COPY_OUT_RESPONSE => {
                 self.copy_out_text = frame.body().first() == Some(&0);
@@ -217,7 +231,8 @@ impl Backend {
             }
             tag::COPY_DATA if self.copy_out_text => mask::copy_data(masker, frame, counts),
             _ => None,
-        }
+        };
+        Ok(rebuilt)
     }
 
     /// Writes the replies guard queued, once everything before them has been answered.
@@ -378,5 +393,106 @@ impl Backend {
         self.queue
             .iter()
             .any(|e| matches!(e, Expect::Execute(_) | Expect::Query(_)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::{Credential, CredentialHandle, Source};
+    use crate::gateway::postgres::commit::Commit;
+    use crate::gateway::postgres::statement::QueryRecord;
+    use crate::gateway::postgres::upstream::UpstreamConfig;
+    use crate::mask::MaskConfig;
+    use crate::record::transcript::Transcript;
+    use tokio::io::AsyncReadExt;
+
+    fn message(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![tag];
+        m.extend_from_slice(&(body.len() as i32 + 4).to_be_bytes());
+        m.extend_from_slice(body);
+        m
+    }
+
+    /// A text column named `note` of no table, as the server describes `select ... as note`.
+    fn row_description() -> Vec<u8> {
+        let mut body = 1i16.to_be_bytes().to_vec();
+        body.extend_from_slice(b"note\0");
+        body.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        body.extend_from_slice(&25u32.to_be_bytes());
+        body.extend_from_slice(&(-1i16).to_be_bytes());
+        body.extend_from_slice(&(-1i32).to_be_bytes());
+        body.extend_from_slice(&0i16.to_be_bytes());
+        message(b'T', &body)
+    }
+
+    /// Runs the server's bytes through a backend answering one simple Query; returns what the
+    /// client got and how the backend ended.
+    async fn answer(server: Vec<u8>) -> (Vec<u8>, Result<BackEnd, BackError>) {
+        let dir = tempfile::tempdir().unwrap();
+        let transcript = Transcript::create(&dir.path().join("transcript.jsonl")).unwrap();
+        let ctx = Arc::new(Ctx::for_tests(
+            &transcript,
+            Commit::immediate(transcript.clone()),
+        ));
+        let query = QueryRecord {
+            sql: Some("select note"),
+            class: "read",
+            decision: "allow",
+            rule: "default: read allow",
+            extra: None,
+        };
+        let queue = Queue::default();
+        queue.push(Expect::Query(ctx.record_query(1, &query).await.unwrap()));
+        let config = UpstreamConfig {
+            address: "127.0.0.1:9".into(),
+            host: "127.0.0.1".into(),
+            credential: CredentialHandle::new(
+                "shop",
+                Source::Static,
+                Credential::new("u", "p".into()),
+            ),
+            database: "shop".into(),
+            tls: crate::config::TlsMode::Disable,
+            tls_config: None,
+        };
+        let masker = Masker::new(&MaskConfig::default()).unwrap();
+        let mut back = Backend::new(ctx, queue, b'I', (masker, Catalog::new(config)));
+        let (client_end, mut client) = tokio::io::duplex(1 << 16);
+        let mut upstream: BoxRead = Box::new(std::io::Cursor::new(server));
+        let mut to_client: BoxWrite = Box::new(client_end);
+        let ended = back
+            .run(&mut upstream, &mut BytesMut::new(), &mut to_client)
+            .await;
+        drop(to_client);
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        (got, ended)
+    }
+
+    /// Fail closed: a row guard cannot read is a row it cannot mask, so the connection ends
+    /// before it, rather than pass its value on.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_malformed_row_ends_the_connection_and_never_reaches_the_client() {
+        let cell = b"bob@example.com";
+        let mut row = 1i16.to_be_bytes().to_vec();
+        row.extend_from_slice(&(cell.len() as i32).to_be_bytes());
+        row.extend_from_slice(cell);
+        let well_formed = [row_description(), message(b'D', &row)].concat();
+        let (got, ended) = answer(well_formed).await;
+        assert!(matches!(ended, Ok(BackEnd::Closed { .. })), "{ended:?}");
+        assert!(
+            got.windows(5).any(|w| w == b"b***@"),
+            "the row was not masked"
+        );
+
+        // The same row with a byte after its last cell.
+        row.push(b'!');
+        let (got, ended) = answer([row_description(), message(b'D', &row)].concat()).await;
+        assert!(
+            matches!(ended, Err(BackError::Malformed(b'D'))),
+            "{ended:?}"
+        );
+        assert!(!got.windows(3).any(|w| w == b"bob"), "{got:?}");
     }
 }

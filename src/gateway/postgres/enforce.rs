@@ -90,7 +90,7 @@ impl Enforcer {
         if let Some(verdict) = self.texts.get(sql) {
             return verdict;
         }
-        let classification = self.shapes.classify(&self.session, sql);
+        let (classification, by_shape) = self.shapes.classify_noting_shape(&self.session, sql);
         let decision = self.guard.policy.decide_sql(&self.target, &classification);
         let masked = self.guard.masker.mask_text(sql).text.into_owned();
         let sql: Arc<str> = sql.into();
@@ -101,7 +101,9 @@ impl Enforcer {
             decision,
         });
         // A text that prepares or deallocates changes the session when it runs: never reuse.
-        if !verdict.classification.changes_prepared() && sql.len() <= shape::LONGEST {
+        // One answered by its shape is as cheap to answer again; remembering each (a client
+        // that sends a new constant every time) would only churn the cache.
+        if !by_shape && !verdict.classification.changes_prepared() && sql.len() <= shape::LONGEST {
             self.texts.insert(sql, verdict.clone());
         }
         verdict

@@ -408,7 +408,8 @@ impl Frontend {
             rule: &rule,
             extra,
         };
-        let mut statement = self.ctx.record_query(id, &record).map_err(|e| {
+        let recorded = self.ctx.record_query(id, &record).await;
+        let mut statement = recorded.map_err(|e| {
             Answer::Error(message::error_response(
                 "ERROR",
                 sqlstate::IO_ERROR,
@@ -629,12 +630,8 @@ mod tests {
         use crate::record::transcript::Transcript;
         let dir = tempfile::tempdir().unwrap();
         let transcript = Transcript::create(&dir.path().join("transcript.jsonl")).unwrap();
-        let ctx = Arc::new(Ctx {
-            target: "shop".into(),
-            conn: 1,
-            transcript: transcript.clone(),
-            ids: Default::default(),
-        });
+        let commit = super::super::commit::Commit::immediate(transcript.clone());
+        let ctx = Arc::new(Ctx::for_tests(&transcript, commit));
         let guard = Guard {
             policy: Default::default(),
             approver: Approver::new(Mode::Deny, Default::default(), transcript, None),

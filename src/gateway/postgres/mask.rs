@@ -133,10 +133,9 @@ pub fn describe(
     masker: &Masker,
     frame: &Frame,
     source: impl Fn(u32, i16) -> Option<String>,
-) -> (Plan, Option<Bytes>) {
-    let Some(raw) = read_fields(frame.body()) else {
-        return (Plan::default(), None);
-    };
+) -> Result<(Plan, Option<Bytes>), Malformed> {
+    // Without the columns, the rules by column name could not apply to the rows that follow.
+    let raw = read_fields(frame.body()).ok_or(Malformed)?;
     let mut fields = Vec::with_capacity(raw.len());
     for f in &raw {
         let column = column_rules(masker, f, &source);
@@ -151,7 +150,7 @@ pub fn describe(
         .iter()
         .any(|f| f.repr == Repr::AsText)
         .then(|| row_description(&raw, &fields));
-    (Plan { fields }, rebuilt)
+    Ok((Plan { fields }, rebuilt))
 }
 
 /// The column's rules by its own name, or by its source column's when those mask more.
@@ -219,15 +218,15 @@ pub fn data_row(
     plan: &Plan,
     frame: &Frame,
     counts: &mut MaskCounts,
-) -> Option<Bytes> {
+) -> Result<Option<Bytes>, Malformed> {
     let body = frame.body();
-    let (mut cells, count) = Cells::new(body)?;
+    let (mut cells, count) = Cells::new(body).ok_or(Malformed)?;
     let fields = (plan.fields.len() == count).then_some(&plan.fields[..]);
     // One look-up of the registered secrets for the whole row, not one a cell.
     let masker = masker.snapshot();
     let mut rebuilt: Option<Vec<u8>> = None;
     for i in 0..count {
-        let (start, cell) = cells.next()?;
+        let (start, cell) = cells.next().ok_or(Malformed)?;
         let out = match (cell, fields.map(|f| &f[i])) {
             (None, _) => None,
             (Some(v), Some(field)) => mask_cell(&masker, field, v, counts),
@@ -244,11 +243,22 @@ pub fn data_row(
             put_cell(row, out.as_deref());
         }
     }
-    let mut row = rebuilt?;
+    // Bytes after the last cell are as foreign as a cell cut short (libpq refuses them too).
+    if cells.at != body.len() {
+        return Err(Malformed);
+    }
+    let Some(mut row) = rebuilt else {
+        return Ok(None);
+    };
     let len = (row.len() - 1) as i32;
     row[1..5].copy_from_slice(&len.to_be_bytes());
-    Some(Bytes::from(row))
+    Ok(Some(Bytes::from(row)))
 }
+
+/// A server message that does not read as its type says: guard cannot tell what in it to mask,
+/// so it must not reach the client (fail closed).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Malformed;
 
 fn same(before: &Option<&[u8]>, after: &Option<Cow<'_, [u8]>>) -> bool {
     match (before, after) {
@@ -416,16 +426,20 @@ fn binary_int(type_oid: u32, value: &[u8]) -> Option<String> {
 
 /// ErrorResponse or NoticeResponse with every field but severity and SQLSTATE masked, or
 /// `None` when nothing changed or the message is malformed.
-pub fn error(masker: &Masker, frame: &Frame, counts: &mut MaskCounts) -> Option<Bytes> {
+pub fn error(
+    masker: &Masker,
+    frame: &Frame,
+    counts: &mut MaskCounts,
+) -> Result<Option<Bytes>, Malformed> {
     let mut r = Reader::new(frame.body());
     let mut fields = Vec::new();
     let mut changed = false;
     loop {
-        let code = r.u8()?;
+        let code = r.u8().ok_or(Malformed)?;
         if code == 0 {
             break;
         }
-        let value = r.cstr()?;
+        let value = r.cstr().ok_or(Malformed)?;
         let value = match code {
             // Severity and SQLSTATE are codes clients act on; anything else a server puts in
             // them is text like the rest.
@@ -435,7 +449,7 @@ pub fn error(masker: &Masker, frame: &Frame, counts: &mut MaskCounts) -> Option<
         changed |= matches!(value, Cow::Owned(_));
         fields.push((code, value));
     }
-    changed.then(|| {
+    Ok(changed.then(|| {
         build(frame.tag(), |b| {
             for (code, value) in &fields {
                 b.put_u8(*code);
@@ -443,7 +457,7 @@ pub fn error(masker: &Masker, frame: &Frame, counts: &mut MaskCounts) -> Option<
             }
             b.put_u8(0);
         })
-    })
+    }))
 }
 
 /// `ERROR`, `FATAL`, `42501`: a few ASCII letters and digits.
@@ -452,19 +466,23 @@ fn is_code(value: &[u8]) -> bool {
 }
 
 /// NotificationResponse: Int32 process id, channel, payload.
-pub fn notification(masker: &Masker, frame: &Frame, counts: &mut MaskCounts) -> Option<Bytes> {
+pub fn notification(
+    masker: &Masker,
+    frame: &Frame,
+    counts: &mut MaskCounts,
+) -> Result<Option<Bytes>, Malformed> {
     let mut r = Reader::new(frame.body());
-    let pid = r.i32()?;
-    let channel = apply(masker.mask_bytes(r.cstr()?), counts);
-    let payload = apply(masker.mask_bytes(r.cstr()?), counts);
+    let pid = r.i32().ok_or(Malformed)?;
+    let channel = apply(masker.mask_bytes(r.cstr().ok_or(Malformed)?), counts);
+    let payload = apply(masker.mask_bytes(r.cstr().ok_or(Malformed)?), counts);
     if matches!((&channel, &payload), (Cow::Borrowed(_), Cow::Borrowed(_))) {
-        return None;
+        return Ok(None);
     }
-    Some(build(frame.tag(), |b| {
+    Ok(Some(build(frame.tag(), |b| {
         b.put_i32(pid);
         put_cstr(b, &channel);
         put_cstr(b, &payload);
-    }))
+    })))
 }
 
 /// CopyData from the server: the row text masked.
@@ -634,40 +652,60 @@ mod tests {
     fn a_row_is_rebuilt_with_only_its_masked_cells_changed() {
         let masker = Masker::new(&MaskConfig::default()).unwrap();
         let names = ["id", "note", "contact", "tail"];
-        let (plan, _) = describe(&masker, &text_columns(&names), |_, _| None);
+        let (plan, _) = describe(&masker, &text_columns(&names), |_, _| None).unwrap();
         let mut counts = MaskCounts::default();
         let plain = row(&[Some("1"), None, Some("call me"), Some("")]);
-        assert_eq!(data_row(&masker, &plan, &plain, &mut counts), None);
+        assert_eq!(data_row(&masker, &plan, &plain, &mut counts), Ok(None));
         let cells = [Some("1"), None, Some("mail bob@example.com"), Some("x")];
-        let masked = data_row(&masker, &plan, &row(&cells), &mut counts).unwrap();
+        let masked = data_row(&masker, &plan, &row(&cells), &mut counts)
+            .unwrap()
+            .unwrap();
         let expected = row(&[Some("1"), None, Some("mail b***@example.com"), Some("x")]);
         assert_eq!(masked, expected.raw());
         assert_eq!(counts.count, 1);
         // Without a plan (a row whose RowDescription was not understood) the detectors still run.
-        let masked = data_row(&masker, &Plan::default(), &row(&cells), &mut counts).unwrap();
+        let masked = data_row(&masker, &Plan::default(), &row(&cells), &mut counts)
+            .unwrap()
+            .unwrap();
         assert_eq!(masked, expected.raw());
     }
 
     #[test]
     fn a_registered_secret_in_any_cell_of_a_row_is_redacted() {
         let masker = Masker::new(&MaskConfig::default()).unwrap();
-        let (plan, _) = describe(&masker, &text_columns(&["a", "b"]), |_, _| None);
+        let (plan, _) = describe(&masker, &text_columns(&["a", "b"]), |_, _| None).unwrap();
         let mut counts = MaskCounts::default();
         let cells = [Some("leased-pw-93xk"), Some("a note: leased-pw-93xk.")];
-        assert_eq!(data_row(&masker, &plan, &row(&cells), &mut counts), None);
+        assert_eq!(
+            data_row(&masker, &plan, &row(&cells), &mut counts),
+            Ok(None)
+        );
         masker.add_secret("leased-pw-93xk");
-        let masked = data_row(&masker, &plan, &row(&cells), &mut counts).unwrap();
+        let masked = data_row(&masker, &plan, &row(&cells), &mut counts)
+            .unwrap()
+            .unwrap();
         let expected = row(&[Some("[redacted]"), Some("a note: [redacted].")]);
         assert_eq!(masked, expected.raw());
     }
 
     #[test]
-    fn a_row_cut_short_is_left_alone() {
+    fn a_row_cut_short_or_with_bytes_after_it_is_malformed() {
+        // Fail closed: such a row used to go to the client as it came, value and all.
         let masker = Masker::new(&MaskConfig::default()).unwrap();
         let full = row(&[Some("bob@example.com"), Some("x")]);
         let cut = Frame::new(b'D', &full.body()[..full.body().len() - 1]);
         let mut counts = MaskCounts::default();
-        assert_eq!(data_row(&masker, &Plan::default(), &cut, &mut counts), None);
+        let plan = Plan::default();
+        assert_eq!(data_row(&masker, &plan, &cut, &mut counts), Err(Malformed));
+        let long = Frame::new(b'D', &[full.body(), b"bob@example.com"].concat());
+        assert_eq!(data_row(&masker, &plan, &long, &mut counts), Err(Malformed));
+        let error_cut = Frame::new(b'E', b"SERROR\0Mmail bob@example.com");
+        assert_eq!(error(&masker, &error_cut, &mut counts), Err(Malformed));
+        let notify_cut = Frame::new(b'A', b"\0\0\0\x01chan\0bob@example.com");
+        assert_eq!(
+            notification(&masker, &notify_cut, &mut counts),
+            Err(Malformed)
+        );
     }
 
     #[test]
@@ -677,11 +715,11 @@ mod tests {
         let body = b"SERROR\0VERROR\0C22P02 Fz9SecretKey7Qx\0Mbad\0\0";
         let frame = Frame::new(b'E', body);
         let mut counts = MaskCounts::default();
-        let masked = error(&masker, &frame, &mut counts).unwrap();
+        let masked = error(&masker, &frame, &mut counts).unwrap().unwrap();
         let text = String::from_utf8_lossy(&masked);
         assert!(!text.contains("Fz9SecretKey7Qx"), "{text}");
         assert!(text.contains("SERROR\0VERROR\0C22P02 "), "{text}");
         let plain = Frame::new(b'E', b"SERROR\0VERROR\0C22P02\0Mbad\0\0");
-        assert_eq!(error(&masker, &plain, &mut counts), None);
+        assert_eq!(error(&masker, &plain, &mut counts), Ok(None));
     }
 }

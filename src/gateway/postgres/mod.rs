@@ -9,6 +9,7 @@
 
 mod backend;
 mod cancel;
+mod commit;
 mod connection;
 mod enforce;
 pub mod frame;
@@ -31,6 +32,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{mpsc, watch};
+
+pub use commit::Commit;
 
 use crate::approval::Approver;
 use crate::broker::CredentialHandle;
@@ -61,6 +64,8 @@ pub struct Shared {
     transcript: Transcript,
     ids: Arc<AtomicU64>,
     conns: Arc<AtomicU64>,
+    /// How query records reach the file: one committer for every target's connections.
+    commit: Commit,
     /// The session's rules: what each statement's class leads to.
     policy: Arc<Policy>,
     /// Who is asked when the policy says `ask`.
@@ -74,6 +79,8 @@ pub struct Common<'a> {
     pub transcript: &'a Transcript,
     pub ids: Arc<AtomicU64>,
     pub conns: Arc<AtomicU64>,
+    /// The group commit of every target's query records (they share one event loop).
+    pub commit: Commit,
     pub shutdown: watch::Receiver<bool>,
     /// Held by every task; the session waits until all are dropped.
     pub alive: mpsc::Sender<()>,
@@ -116,6 +123,7 @@ pub fn start(
         transcript: common.transcript.clone(),
         ids: common.ids,
         conns: common.conns,
+        commit: common.commit,
         policy: common.policy,
         approver: common.approver,
         masker: common.masker,
@@ -181,6 +189,7 @@ impl Shared {
             conn: self.conns.fetch_add(1, Ordering::Relaxed) + 1,
             transcript: self.transcript.clone(),
             ids: self.ids.clone(),
+            commit: self.commit.clone(),
         }
     }
 

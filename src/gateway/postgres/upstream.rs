@@ -67,8 +67,8 @@ pub enum UpstreamError {
     #[error("the connection to the server failed: {0}")]
     Io(#[from] std::io::Error),
     /// The leased credential ended and the broker could not renew or replace it.
-    #[error("the credentials could not be renewed and their lease has ended{}", .0.as_ref().map(|why| format!(": {why}")).unwrap_or_default())]
-    Expired(Option<String>),
+    #[error(transparent)]
+    Expired(crate::broker::Expired),
 }
 
 impl UpstreamError {
@@ -186,7 +186,7 @@ pub async fn connect(
     let (credential, lease) = config
         .credential
         .checkout()
-        .map_err(|e| UpstreamError::Expired(e.trouble))?;
+        .map_err(UpstreamError::Expired)?;
     let login = Login {
         user: credential.username.clone(),
         password: Zeroizing::new(credential.password.expose_secret().to_string()),
