@@ -1004,6 +1004,22 @@ fn every_detector_catches_its_value_split_at_every_byte() {
     }
 }
 
+/// A short chunk without a letter that ends inside a number is held for the next chunk, even
+/// when it holds fewer digits than any enabled rule needs.
+#[test]
+fn a_letterless_number_split_across_short_chunks_is_masked() {
+    let m = masker_with(&config(&[Kind::CreditCard, Kind::Ssn], Style::Full, &[]));
+    let text = "4111 1111 1111 1111\n";
+    let whole = m.mask_bytes(text.as_bytes());
+    assert_eq!(whole.text.as_ref(), b"[credit_card]\n");
+    let bytes = text.as_bytes();
+    for split in 0..=bytes.len() {
+        let (out, counts) = streamed(&m, &[&bytes[..split], &bytes[split..]]);
+        assert_eq!(out, whole.text.as_ref(), "split at {split}");
+        assert_eq!(counts, whole.counts, "split at {split}");
+    }
+}
+
 /// Each thread keeps the search cache of the masker it used last: two maskers used in turn on
 /// one thread each search with their own rules.
 #[test]
