@@ -159,12 +159,14 @@ fn rows() -> Vec<[String; 5]> {
 }
 
 /// Masks a result cell by cell as the Postgres gateway would: each column's rules resolved
-/// once, detectors on the cells of the columns no rule covers.
+/// once, the registered secrets looked up once a row, detectors on the cells of the columns
+/// no rule covers.
 #[inline(never)]
 fn result_set(masker: &Masker, rows: &[[String; 5]]) -> MaskCounts {
     let columns = ["id", "name", "email", "card_number", "note"].map(|c| masker.column(c));
     let mut counts = MaskCounts::default();
     for row in rows {
+        let masker = masker.snapshot();
         for (column, cell) in columns.iter().zip(row) {
             let masked = masker.mask_value(column, cell.as_bytes());
             counts.merge(&masked.counts);

@@ -3,20 +3,22 @@
 //! digit run or IBAN start near enough to match. Validators run only on the candidates the
 //! regex reports.
 
+use std::cell::RefCell;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use regex_automata::Input;
 use regex_automata::meta;
 use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::syntax;
+use regex_automata::{Input, Match};
 use regex_syntax::hir::Hir;
 
 use super::Kind;
 use super::prefilter::Prefilter;
 use super::rules::{Candidate, Extend, RULES, Rule, locate, value_char};
 
-/// Texts up to this long (most result cells) are searched whole: the regex reads them in less
-/// time than finding their triggers would take.
+/// Texts up to this long (most result cells) are searched whole, but for those without a
+/// letter: the regex reads them in less time than finding their triggers would take.
 const TINY: usize = 64;
 
 /// A value to mask.
@@ -42,6 +44,8 @@ pub enum Carry {
 
 pub struct Engine {
     regex: Option<meta::Regex>,
+    /// Tells this engine's regex apart from others' in `CACHE`.
+    id: u64,
     /// The rule of each pattern id.
     rules: Vec<&'static Rule>,
     prefilter: Prefilter,
@@ -70,8 +74,10 @@ impl Engine {
                 .map_err(|e| format!("detectors: {e}"))?;
             Some(built)
         };
+        static IDS: AtomicU64 = AtomicU64::new(0);
         Ok(Engine {
             regex,
+            id: IDS.fetch_add(1, Ordering::Relaxed),
             prefilter: Prefilter::new(&rules, &max_lens)?,
             rules,
             max_len: max_lens.iter().copied().max().unwrap_or(0),
@@ -92,6 +98,11 @@ impl Engine {
         let regex = self.regex.as_ref()?;
         let rest = hay.get(from..).filter(|r| !r.is_empty())?;
         if rest.len() <= TINY {
+            // Only a whole text: a chunk of a stream may end inside a number that the next
+            // chunk completes, and must report where it starts.
+            if at_end && self.prefilter.surely_clean(rest) {
+                return None;
+            }
             return self
                 .find_in(regex, hay, from..hay.len(), at_end, hits)
                 .err();
@@ -146,7 +157,7 @@ impl Engine {
     ) -> Result<usize, usize> {
         let mut at = span.start;
         while at < span.end {
-            let Some(m) = regex.search(&Input::new(hay).span(at..span.end)) else {
+            let Some(m) = self.search(regex, &Input::new(hay).span(at..span.end)) else {
                 break;
             };
             let Some(&rule) = self.rules.get(m.pattern().as_usize()) else {
@@ -173,6 +184,31 @@ impl Engine {
             }
         }
         Ok(at.max(span.end))
+    }
+}
+
+thread_local! {
+    /// The lazy DFA's cache of the engine this thread searched with last. The regex's own pool
+    /// of caches serves the first thread that searched without a lock, and takes a lock twice
+    /// a search on any other: a session masks on several (the gateway's, the recorder's), and
+    /// a result cell is searched in less time than the locks take.
+    static CACHE: RefCell<Option<(u64, meta::Cache)>> = const { RefCell::new(None) };
+}
+
+impl Engine {
+    fn search(&self, regex: &meta::Regex, input: &Input) -> Option<Match> {
+        CACHE.with(|slot| {
+            let Ok(mut slot) = slot.try_borrow_mut() else {
+                return regex.search(input);
+            };
+            match &mut *slot {
+                Some((id, cache)) if *id == self.id => regex.search_with(cache, input),
+                _ => {
+                    let (_, cache) = slot.insert((self.id, regex.create_cache()));
+                    regex.search_with(cache, input)
+                }
+            }
+        })
     }
 }
 

@@ -236,6 +236,9 @@ impl MaskCounts {
 
     /// Adds another cell's, row's or chunk's counts, for a whole result set.
     pub fn merge(&mut self, other: &MaskCounts) {
+        if other.count == 0 {
+            return;
+        }
         self.count = self.count.saturating_add(other.count);
         for (total, n) in self.kinds.0.iter_mut().zip(other.kinds.0) {
             *total = total.saturating_add(n);

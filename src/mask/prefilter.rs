@@ -26,6 +26,12 @@ const OVERLAP: usize = 64;
 const DENSE: usize = 64;
 const SKIP: usize = 3;
 
+/// Byte classes for `surely_clean`: a digit (the value counts them), a letter, the first byte
+/// of a keyword without a letter.
+const DIGIT: u8 = 1;
+const LETTER: u8 = 2;
+const LETTERLESS: u8 = 4;
+
 /// The triggers of a set of rules, and how far from a trigger a match can reach.
 pub struct Prefilter {
     /// Keywords of four bytes or more, lower-cased: the searcher compares four-byte prefixes,
@@ -36,6 +42,10 @@ pub struct Prefilter {
     short: Option<Needles>,
     /// One-byte keywords (`@`), in both cases.
     bytes: Vec<u8>,
+    /// The keywords without a letter (`@`, `://`).
+    letterless: Vec<Vec<u8>>,
+    /// What each byte is to `surely_clean`.
+    classes: [u8; 256],
     numbers: Numbers,
     /// The longest match of a rule with a keyword of each kind, and of a rule with a numeric
     /// trigger: how far a window reaches on either side of a trigger of that kind.
@@ -113,6 +123,12 @@ impl Prefilter {
             list.dedup();
             list
         });
+        let letterless: Vec<Vec<u8>> = [&bytes, &short, &long]
+            .into_iter()
+            .flatten()
+            .filter(|w| !w.bytes().any(|b| b.is_ascii_alphabetic()))
+            .map(|w| w.clone().into_bytes())
+            .collect();
         let mut bytes: Vec<u8> = bytes
             .iter()
             .flat_map(|w| [w.as_bytes()[0], w.as_bytes()[0].to_ascii_uppercase()])
@@ -123,9 +139,38 @@ impl Prefilter {
             long: Needles::new(&long)?,
             short: Needles::new(&short)?,
             bytes,
+            classes: classes(&letterless),
+            letterless,
             numbers: Numbers::new(rules),
             reach,
         })
+    }
+
+    /// For a short text without a letter (a number, a date, an amount, as most result cells
+    /// are): true when it surely holds no trigger. Only the keywords without a letter and the
+    /// digit runs can be in such a text (an IBAN starts with capitals), and looking for those
+    /// costs less than running the regex over it. False for any text with a letter.
+    pub fn surely_clean(&self, hay: &[u8]) -> bool {
+        let (mut seen, mut digits) = (0u8, 0u32);
+        for &b in hay {
+            let class = self.classes[usize::from(b)];
+            if class & LETTER != 0 {
+                return false;
+            }
+            seen |= class;
+            digits += u32::from(class & DIGIT);
+        }
+        let holds = |word: &Vec<u8>| hay.windows(word.len()).any(|w| w == word.as_slice());
+        if seen & LETTERLESS != 0 && self.letterless.iter().any(holds) {
+            return false;
+        }
+        if digits < self.numbers.fewest_digits() {
+            return true;
+        }
+        let mut hot = false;
+        self.numbers
+            .hot(hay, 0..hay.len(), &mut Carry::default(), |_| hot = true);
+        !hot
     }
 
     /// The spans of `hay[from..]` that can hold a match, in order and apart: every match that
@@ -263,6 +308,20 @@ impl Scan<'_> {
     }
 }
 
+/// Each byte's class for `surely_clean`.
+fn classes(letterless: &[Vec<u8>]) -> [u8; 256] {
+    let mut classes = [0u8; 256];
+    for b in 0..=255u8 {
+        classes[usize::from(b)] = match b {
+            b'0'..=b'9' => DIGIT,
+            b'a'..=b'z' | b'A'..=b'Z' => LETTER,
+            _ if letterless.iter().any(|w| w[0] == b) => LETTERLESS,
+            _ => 0,
+        };
+    }
+    classes
+}
+
 /// Appends `span` to spans in order of their starts, joining it with the last when they touch.
 fn join(spans: &mut Vec<Range<usize>>, span: Range<usize>) {
     match spans.last_mut() {
@@ -287,14 +346,20 @@ fn merge<const N: usize>(mut lists: [Vec<Range<usize>>; N]) -> Vec<Range<usize>>
     }
 }
 
+/// The digits each numeric rule's run needs (rules.rs): an SSN has 9, the shortest card 13,
+/// the shortest phone number 8.
+const SSN_DIGITS: u32 = 9;
+const CARD_DIGITS: u32 = 13;
+const PHONE_DIGITS: u32 = 8;
+
 /// The numeric triggers: digit runs as each numeric rule writes them, and IBAN starts.
 #[derive(Default)]
 struct Numbers {
-    /// Digits with dashes (an SSN): at least 9.
+    /// Digits with dashes (an SSN).
     dashed: bool,
-    /// Digits with spaces or dashes between groups (a card): at least 13.
+    /// Digits with spaces or dashes between groups (a card).
     grouped: bool,
-    /// Digits with phone punctuation: at least 8.
+    /// Digits with phone punctuation.
     phone: bool,
     /// Two capitals and two digits.
     iban: bool,
@@ -309,6 +374,20 @@ struct Carry {
 }
 
 impl Numbers {
+    /// The fewest digits of a run any enabled rule takes.
+    fn fewest_digits(&self) -> u32 {
+        [
+            (self.phone, PHONE_DIGITS),
+            (self.dashed, SSN_DIGITS),
+            (self.grouped, CARD_DIGITS),
+        ]
+        .into_iter()
+        .filter(|&(on, _)| on)
+        .map(|(_, digits)| digits)
+        .min()
+        .unwrap_or(u32::MAX)
+    }
+
     fn new(rules: &[&'static Rule]) -> Numbers {
         let needs = |n: Numeric| rules.iter().any(|r| r.numeric == n);
         Numbers {
@@ -359,11 +438,11 @@ impl Numbers {
     fn word_is_hot(&self, word: u64, digits: u64, carry: &mut Carry, before: u64) -> bool {
         let dashed = digits | swar::equal(word, b'-');
         let grouped = dashed | swar::equal(word, b' ');
-        let mut hot = self.dashed && run_step(&mut carry.dashed, digits, dashed, 9);
-        hot |= self.grouped && run_step(&mut carry.grouped, digits, grouped, 13);
+        let mut hot = self.dashed && run_step(&mut carry.dashed, digits, dashed, SSN_DIGITS);
+        hot |= self.grouped && run_step(&mut carry.grouped, digits, grouped, CARD_DIGITS);
         if self.phone {
             let phone = grouped | swar::phone_punctuation(word);
-            hot |= run_step(&mut carry.phone, digits, phone, 8);
+            hot |= run_step(&mut carry.phone, digits, phone, PHONE_DIGITS);
         }
         hot || self.iban && swar::iban_start(before, word)
     }

@@ -238,6 +238,38 @@ fn windows_find_what_everything_finds(engine: &Engine) {
     assert!(hits_seen > 10_000, "{hits_seen}");
 }
 
+/// Short texts without a letter skip the regex unless they hold a number a rule needs: they
+/// find what a search of the whole text finds.
+#[test]
+fn short_texts_without_letters_find_what_everything_finds() {
+    let numeric: Vec<Hir> = RULES
+        .iter()
+        .filter(|r| r.keywords.is_empty())
+        .map(parse)
+        .collect();
+    let mut rng = Rng(8);
+    let mut hits_seen = 0;
+    for engine in engines() {
+        for _ in 0..20_000 {
+            let mut hay = Vec::new();
+            while hay.len() < 1 + rng.below(64) {
+                match rng.below(3) {
+                    0 => sample(&numeric[rng.below(numeric.len())], &mut rng, &mut hay),
+                    _ => hay.push(b"0123456789 -.()+/:@=_,#\n"[rng.below(23)]),
+                }
+            }
+            hay.truncate(64);
+            let (mut fast, mut whole) = (Vec::new(), Vec::new());
+            let pending = engine.find(&hay, 0, true, &mut fast);
+            let expected = engine.find_unfiltered(&hay, 0, true, &mut whole);
+            let text = String::from_utf8_lossy(&hay);
+            assert_eq!(found(&fast, pending), found(&whole, expected), "{text}");
+            hits_seen += whole.len();
+        }
+    }
+    assert!(hits_seen > 1000, "{hits_seen}");
+}
+
 #[test]
 fn a_value_across_a_block_boundary_is_masked() {
     let m = Masker::with_key(&MaskConfig::default(), b"k").unwrap();

@@ -774,6 +774,34 @@ fn a_snapshot_redacts_the_secrets_registered_when_it_was_taken() {
     );
 }
 
+/// A few secrets are found by a substring search each, more by an automaton: both redact the
+/// same occurrences, from the leftmost, the longest of those starting there, and apart.
+#[test]
+fn a_few_secrets_or_many_are_found_alike() {
+    let few = masker_with(&config(&[], Style::Full, &[]));
+    let many = masker_with(&config(&[], Style::Full, &[]));
+    for secret in ["abab", "babc", "abcd", "abcdef"] {
+        few.add_secret(secret);
+        many.add_secret(secret);
+    }
+    for secret in ["zzzz-1", "zzzz-2", "zzzz-3"] {
+        many.add_secret(secret);
+    }
+    let mut rng = Rng(9);
+    for _ in 0..6000 {
+        let text: String = (0..rng.below(32))
+            .map(|_| char::from(b"ababcdef"[rng.below(8)]))
+            .collect();
+        assert_eq!(
+            few.mask_text(&text).text,
+            many.mask_text(&text).text,
+            "{text}"
+        );
+    }
+    let out = few.mask_text("xababab abcdefab abcde");
+    assert_eq!(out.text, "x[redacted]ab [redacted]ab [redacted]e");
+}
+
 #[test]
 fn a_secret_overlapping_a_detected_value_is_redacted_whole() {
     let m = default_masker();
@@ -973,6 +1001,35 @@ fn every_detector_catches_its_value_split_at_every_byte() {
             assert_eq!(out, whole.text.as_ref(), "{text} split at {split}");
             assert_eq!(counts, whole.counts, "{text} split at {split}");
         }
+    }
+}
+
+/// A short chunk without a letter that ends inside a number is held for the next chunk, even
+/// when it holds fewer digits than any enabled rule needs.
+#[test]
+fn a_letterless_number_split_across_short_chunks_is_masked() {
+    let m = masker_with(&config(&[Kind::CreditCard, Kind::Ssn], Style::Full, &[]));
+    let text = "4111 1111 1111 1111\n";
+    let whole = m.mask_bytes(text.as_bytes());
+    assert_eq!(whole.text.as_ref(), b"[credit_card]\n");
+    let bytes = text.as_bytes();
+    for split in 0..=bytes.len() {
+        let (out, counts) = streamed(&m, &[&bytes[..split], &bytes[split..]]);
+        assert_eq!(out, whole.text.as_ref(), "split at {split}");
+        assert_eq!(counts, whole.counts, "split at {split}");
+    }
+}
+
+/// Each thread keeps the search cache of the masker it used last: two maskers used in turn on
+/// one thread each search with their own rules.
+#[test]
+fn maskers_used_in_turn_on_one_thread_keep_their_own_rules() {
+    let emails = masker_with(&config(&[Kind::Email], Style::Full, &[]));
+    let cards = masker_with(&config(&[Kind::CreditCard], Style::Full, &[]));
+    let text = "bob@example.com 4111 1111 1111 1111";
+    for _ in 0..3 {
+        assert_eq!(emails.mask_text(text).text, "[email] 4111 1111 1111 1111");
+        assert_eq!(cards.mask_text(text).text, "bob@example.com [credit_card]");
     }
 }
 
