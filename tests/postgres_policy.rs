@@ -158,6 +158,58 @@ fn a_refusal_inside_a_transaction_aborts_it_until_rollback() {
     gw.verify_last();
 }
 
+/// libpq's `PQexecParams` sends COMMIT with the extended protocol (Parse, Bind, Describe,
+/// Execute, Sync), as JDBC does: in a block guard failed, the server's answer is a ROLLBACK,
+/// and the row inserted before the refusal is gone.
+#[test]
+fn an_extended_protocol_commit_of_a_failed_block_rolls_it_back() {
+    let gw = Gateway::new(
+        "[[rule]]\nclass = [\"write\"]\nmatch = \"(?i)^insert\"\naction = \"allow\"\n",
+    );
+    let script = r#"
+import os, psycopg
+conn = psycopg.connect(os.environ["SHOP_DATABASE_URL"])
+pg = conn.pgconn
+def run(sql):
+    res = pg.exec_params(sql.encode(), [])
+    error = res.error_field(psycopg.pq.DiagnosticField.SQLSTATE)
+    print(sql, "->", psycopg.pq.ExecStatus(res.status).name, (res.command_status or b"").decode(), error and error.decode())
+run("begin")
+run("insert into t values (4, 'd')")
+run("delete from t")
+run("select 1")
+run("commit")
+print("status", psycopg.pq.TransactionStatus(pg.transaction_status).name)
+run("select count(*) from t")
+print("count", pg.exec_params(b"select count(*) from t", []).get_value(0, 0).decode())
+run("select 'after'")
+"#;
+    let file = gw.home.path().join("client.py");
+    std::fs::write(&file, script).unwrap();
+    let out = gw.run(&format!("python3 {} 2>&1", file.display()));
+    let text = support::stdout(&out).replace('\r', "");
+    for line in [
+        "insert into t values (4, 'd') -> COMMAND_OK INSERT 0 1 None",
+        "delete from t -> FATAL_ERROR  42501",
+        "select 1 -> FATAL_ERROR  25P02",
+        "commit -> COMMAND_OK ROLLBACK None",
+        "status IDLE",
+        "count 3",
+        "select 'after' -> TUPLES_OK SELECT 1 None",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+    assert!(
+        gw.rows().contains('3') && !gw.rows().contains('4'),
+        "{}",
+        gw.rows()
+    );
+    let transcript = gw.transcript();
+    let rollback = query(&transcript, "ROLLBACK");
+    assert_eq!(rollback["decision"], "allow");
+    gw.verify_last();
+}
+
 #[test]
 fn psycopg_extended_protocol_writes_are_refused_and_the_connection_stays_usable() {
     let gw = Gateway::new("");

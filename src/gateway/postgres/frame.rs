@@ -47,7 +47,6 @@ impl Frame {
     }
 
     /// Builds a frame from a tag and a payload.
-    #[cfg(test)]
     pub fn new(tag: u8, body: &[u8]) -> Frame {
         let mut raw = BytesMut::with_capacity(5 + body.len());
         raw.extend_from_slice(&[tag]);

@@ -13,7 +13,9 @@
 //! ("current transaction is aborted") from guard; ROLLBACK (or ROLLBACK TO a savepoint) goes
 //! upstream as sent, and a COMMIT or END goes up as ROLLBACK, which is what the server does with a
 //! COMMIT of a failed block (its reply's tag is ROLLBACK too). Nothing the client ran before the
-//! refusal can thus be committed after the client was told the block failed.
+//! refusal can thus be committed after the client was told the block failed. A COMMIT executed
+//! from a portal (the extended protocol) is run as a ROLLBACK that guard prepares under a name
+//! of its own, whose replies but the result the client never sees (`rollback_portal`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::enforce::{Enforcer, Guard, Verdict};
 use super::frame::{self, Frame, FrameError};
-use super::message::{self, ErrorFields, frontend as tag, sqlstate};
+use super::message::{self, ErrorFields, backend as reply, frontend as tag, sqlstate};
 use super::statement::{Answer, Ctx, Expect, QueryRecord, Queue, Statement};
 use super::upstream::{BoxRead, BoxWrite};
 use crate::policy;
@@ -447,7 +449,11 @@ impl Frontend {
                 Held::Reply(expect) => Some(expect),
                 Held::Silent => None,
                 Held::Execute(verdict) => match self.execute(verdict).await {
-                    Ok(statement) => Some(Expect::Execute(statement)),
+                    Ok(Run::Portal(statement)) => Some(Expect::Execute(statement)),
+                    Ok(Run::Rollback(statement, sql)) => {
+                        decided.extend(rollback_portal(sql, statement));
+                        continue;
+                    }
                     Err(answer) => return self.refuse_batch(decided, answer, synced),
                 },
             };
@@ -462,21 +468,31 @@ impl Frontend {
     }
 
     /// Decides one Execute of a held batch: its portal's statement, or `unknown` when guard did
-    /// not see the portal bound. In a failed block only a ROLLBACK may run (see the module docs).
-    async fn execute(&mut self, verdict: Option<Arc<Verdict>>) -> Result<Statement, Answer> {
-        let verdict = verdict.unwrap_or_else(|| {
+    /// not see the portal bound. In a failed block only a ROLLBACK may run, and a COMMIT runs as
+    /// one (see the module docs).
+    async fn execute(&mut self, verdict: Option<Arc<Verdict>>) -> Result<Run, Answer> {
+        let mut verdict = verdict.unwrap_or_else(|| {
             self.enforcer
                 .unknown("an Execute of a portal guard did not see")
         });
+        let mut rollback = None;
         if self.aborted {
-            if transaction_end(&verdict.sql) != Some(TxEnd::Rollback) {
-                return Err(failed_block());
+            match transaction_end(&verdict.sql) {
+                None => return Err(failed_block()),
+                Some(TxEnd::Rollback) => {}
+                Some(TxEnd::Commit(sql)) => {
+                    verdict = self.enforcer.verdict(sql);
+                    rollback = Some(sql);
+                }
             }
             self.aborted = false;
         }
         let statement = self.decide(&verdict, true, None).await?;
         self.enforcer.ran(&verdict);
-        Ok(statement)
+        Ok(match rollback {
+            Some(sql) => Run::Rollback(statement, sql),
+            None => Run::Portal(statement),
+        })
     }
 
     /// Answers a batch instead of forwarding any of it: the error, then ReadyForQuery at its
@@ -553,6 +569,48 @@ fn transaction_end(sql: &str) -> Option<TxEnd> {
         "commit" | "end" if !prepared => Some(TxEnd::Commit("ROLLBACK")),
         _ => None,
     }
+}
+
+/// How an Execute the policy let through goes upstream.
+enum Run {
+    /// As the client sent it.
+    Portal(Statement),
+    /// In place of a COMMIT in a failed block: this ROLLBACK (see `rollback_portal`).
+    Rollback(Statement, &'static str),
+}
+
+/// guard's own prepared statement and portal for `rollback_portal`: a name no client picks, so
+/// the client's unnamed statement and portal (which the COMMIT may be) are left as they were.
+const ROLLBACK_NAME: &[u8] = b"guard: rollback of a failed block";
+
+/// The messages that run `sql` (a ROLLBACK) in place of an Execute, with what each expects:
+/// Parse and Bind under guard's own name, Execute, and Close of the statement, which outlives
+/// the block. The client sees only the Execute's result, as it would for its COMMIT (the
+/// server answers a COMMIT of a failed block with the tag ROLLBACK).
+fn rollback_portal(sql: &str, statement: Statement) -> [(Frame, Option<Expect>); 4] {
+    let name = ROLLBACK_NAME;
+    let parse = [name, b"\0", sql.as_bytes(), b"\0\0\0"].concat();
+    let bind = [name, b"\0", name, b"\0\0\0\0\0\0\0"].concat();
+    let execute = [name, b"\0\0\0\0\0"].concat();
+    let close = [b"S", name, b"\0"].concat();
+    [
+        (
+            Frame::new(tag::PARSE, &parse),
+            Some(Expect::Quiet(reply::PARSE_COMPLETE)),
+        ),
+        (
+            Frame::new(tag::BIND, &bind),
+            Some(Expect::Quiet(reply::BIND_COMPLETE)),
+        ),
+        (
+            Frame::new(tag::EXECUTE, &execute),
+            Some(Expect::Execute(statement)),
+        ),
+        (
+            Frame::new(tag::CLOSE, &close),
+            Some(Expect::Quiet(reply::CLOSE_COMPLETE)),
+        ),
+    ]
 }
 
 /// The server's own error for a statement in a failed transaction block.

@@ -109,6 +109,9 @@ pub enum Expect {
     CopyEnd,
     /// A reply guard sends instead of the server's.
     Answer(Answer),
+    /// The server's reply (ParseComplete, BindComplete, CloseComplete: its tag) to a message
+    /// guard sent of its own accord, which the client never sees.
+    Quiet(u8),
 }
 
 #[derive(Debug)]
@@ -130,6 +133,7 @@ impl Expect {
                 | Expect::DescribeStatement
                 | Expect::DescribePortal
                 | Expect::Execute(_)
+                | Expect::Quiet(_)
         )
     }
 }
