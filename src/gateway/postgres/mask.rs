@@ -230,7 +230,11 @@ pub fn data_row(
         let out = match (cell, fields.map(|f| &f[i])) {
             (None, _) => None,
             (Some(v), Some(field)) => mask_cell(&masker, field, v, counts),
-            (Some(v), None) => Some(masker.mask_bytes(v).text),
+            (Some(v), None) => {
+                let masked = masker.mask_bytes(v);
+                counts.merge(&masked.counts);
+                Some(masked.text)
+            }
         };
         if rebuilt.is_none() && !same(&cell, &out) {
             let mut row = Vec::with_capacity(frame.raw().len() + 64);
@@ -663,11 +667,13 @@ mod tests {
         let expected = row(&[Some("1"), None, Some("mail b***@example.com"), Some("x")]);
         assert_eq!(masked, expected.raw());
         assert_eq!(counts.count, 1);
-        // Without a plan (a row whose RowDescription was not understood) the detectors still run.
+        // Without a plan (a row whose RowDescription was not understood) the detectors still
+        // run, and what they mask is counted.
         let masked = data_row(&masker, &Plan::default(), &row(&cells), &mut counts)
             .unwrap()
             .unwrap();
         assert_eq!(masked, expected.raw());
+        assert_eq!(counts.count, 2);
     }
 
     #[test]
