@@ -187,27 +187,34 @@ impl Engine {
     }
 }
 
+/// How many engines' caches a thread keeps: a session has one engine, tests and the fuzzer a
+/// few, used in turn (building a cache costs some thirty times a short search).
+const CACHES: usize = 4;
+
 thread_local! {
-    /// The lazy DFA's cache of the engine this thread searched with last. The regex's own pool
-    /// of caches serves the first thread that searched without a lock, and takes a lock twice
-    /// a search on any other: a session masks on several (the gateway's, the recorder's), and
-    /// a result cell is searched in less time than the locks take.
-    static CACHE: RefCell<Option<(u64, meta::Cache)>> = const { RefCell::new(None) };
+    /// The lazy DFA's caches of the engines this thread searched with last, the latest first.
+    /// The regex's own pool of caches serves the first thread that searched without a lock,
+    /// and takes a lock twice a search on any other: a session masks on several (the
+    /// gateway's, the recorder's), and a result cell is searched in less time than the locks
+    /// take.
+    static CACHE: RefCell<Vec<(u64, meta::Cache)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Engine {
     fn search(&self, regex: &meta::Regex, input: &Input) -> Option<Match> {
-        CACHE.with(|slot| {
-            let Ok(mut slot) = slot.try_borrow_mut() else {
+        CACHE.with(|caches| {
+            let Ok(mut caches) = caches.try_borrow_mut() else {
                 return regex.search(input);
             };
-            match &mut *slot {
-                Some((id, cache)) if *id == self.id => regex.search_with(cache, input),
-                _ => {
-                    let (_, cache) = slot.insert((self.id, regex.create_cache()));
-                    regex.search_with(cache, input)
+            match caches.iter().position(|(id, _)| *id == self.id) {
+                Some(0) => {}
+                Some(at) => caches[..=at].rotate_right(1),
+                None => {
+                    caches.truncate(CACHES - 1);
+                    caches.insert(0, (self.id, regex.create_cache()));
                 }
             }
+            regex.search_with(&mut caches[0].1, input)
         })
     }
 }

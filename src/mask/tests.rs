@@ -1020,16 +1020,30 @@ fn a_letterless_number_split_across_short_chunks_is_masked() {
     }
 }
 
-/// Each thread keeps the search cache of the masker it used last: two maskers used in turn on
-/// one thread each search with their own rules.
+/// Each thread keeps the search caches of the maskers it used last: maskers used in turn on one
+/// thread, more of them than it keeps caches for, each search with their own rules.
 #[test]
 fn maskers_used_in_turn_on_one_thread_keep_their_own_rules() {
-    let emails = masker_with(&config(&[Kind::Email], Style::Full, &[]));
-    let cards = masker_with(&config(&[Kind::CreditCard], Style::Full, &[]));
+    let maskers: Vec<(Masker, &str)> = (0..6)
+        .map(|i| match i % 2 {
+            0 => (
+                masker_with(&config(&[Kind::Email], Style::Full, &[])),
+                "[email] 4111 1111 1111 1111",
+            ),
+            _ => (
+                masker_with(&config(&[Kind::CreditCard], Style::Full, &[])),
+                "bob@example.com [credit_card]",
+            ),
+        })
+        .collect();
     let text = "bob@example.com 4111 1111 1111 1111";
-    for _ in 0..3 {
-        assert_eq!(emails.mask_text(text).text, "[email] 4111 1111 1111 1111");
-        assert_eq!(cards.mask_text(text).text, "bob@example.com [credit_card]");
+    for round in 0..3 {
+        for (masker, expected) in &maskers {
+            assert_eq!(masker.mask_text(text).text, *expected, "round {round}");
+        }
+        for (masker, expected) in maskers.iter().rev().step_by(2) {
+            assert_eq!(masker.mask_text(text).text, *expected, "round {round}");
+        }
     }
 }
 
