@@ -4,13 +4,15 @@
 //! is a few vectorised searches (keywords in a lower-cased copy, one-byte keywords with memchr)
 //! and a scan of digits eight bytes at a time: several times faster than the lazy DFA that runs
 //! the patterns. Source code and logs hold a keyword or a number every few hundred bytes, and
-//! the DFA then reads a fraction of them instead of all.
+//! the DFA then reads a fraction of them instead of all. A keyword of the assignment rule counts
+//! only where an operator follows it (`Follow`): code names tokens and secrets far more often
+//! than it assigns them.
 
 use std::ops::Range;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, packed};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, Span, packed};
 
-use super::rules::{Numeric, Rule};
+use super::rules::{Locate, Numeric, Rule};
 
 /// Text is scanned for triggers in blocks of this many bytes (a multiple of eight: digits are
 /// counted a word at a time).
@@ -66,7 +68,14 @@ impl Reach {
     }
 }
 
-enum Needles {
+/// Keywords, and what must follow each for its rule to match there.
+struct Needles {
+    search: Search,
+    /// By keyword, in the order the searcher numbers them.
+    follow: Vec<Follow>,
+}
+
+enum Search {
     /// Teddy (SSSE3, AVX2 or NEON).
     Packed(packed::Searcher),
     /// Where Teddy is not available.
@@ -74,36 +83,118 @@ enum Needles {
 }
 
 impl Needles {
-    fn new(words: &[String]) -> Result<Option<Needles>, String> {
+    fn new(words: &[(String, Follow)]) -> Result<Option<Needles>, String> {
         if words.is_empty() {
             return Ok(None);
         }
-        if let Some(searcher) = packed::Config::new().builder().extend(words).build() {
-            return Ok(Some(Needles::Packed(searcher)));
+        let follow = words.iter().map(|(_, f)| *f).collect();
+        let words = words.iter().map(|(w, _)| w);
+        if let Some(searcher) = packed::Config::new()
+            .builder()
+            .extend(words.clone())
+            .build()
+        {
+            let search = Search::Packed(searcher);
+            return Ok(Some(Needles { search, follow }));
         }
         AhoCorasick::builder()
             .kind(Some(AhoCorasickKind::DFA))
             .build(words)
-            .map(|ac| Some(Needles::Automaton(ac)))
+            .map(|ac| {
+                Some(Needles {
+                    search: Search::Automaton(ac),
+                    follow,
+                })
+            })
             .map_err(|e| format!("detector keywords: {e}"))
     }
 
-    /// Where each keyword found in `hay` starts and ends, in order. A keyword that overlaps one
-    /// found before it may be skipped: its window is inside that one's (see `windows`).
+    /// Where each keyword found in `hay` that its rule could match at starts and ends, in
+    /// order. A keyword that overlaps one found before it may be skipped: its window is inside
+    /// that one's (see `windows`). One its rule cannot match at is passed over by a byte, not
+    /// by its length, so a keyword that overlaps it is still found.
     fn each(&self, hay: &[u8], mut found: impl FnMut(Range<usize>)) {
-        match self {
-            Needles::Packed(s) => s.find_iter(hay).for_each(|m| found(m.start()..m.end())),
-            Needles::Automaton(ac) => ac.find_iter(hay).for_each(|m| found(m.start()..m.end())),
+        let mut at = 0;
+        while let Some((id, range)) = self.find(hay, at) {
+            if self.follow[id].allows(&hay[range.end..]) {
+                at = range.end;
+                found(range);
+            } else {
+                at = range.start + 1;
+            }
         }
     }
+
+    /// The first keyword in `hay[at..]`, by number.
+    fn find(&self, hay: &[u8], at: usize) -> Option<(usize, Range<usize>)> {
+        let span = Span::from(at..hay.len());
+        match &self.search {
+            Search::Packed(s) => s
+                .find_in(hay, span)
+                .map(|m| (m.pattern().as_usize(), m.range())),
+            Search::Automaton(ac) => ac
+                .find(Input::new(hay).span(span))
+                .map(|m| (m.pattern().as_usize(), m.range())),
+        }
+    }
+}
+
+/// What must follow a keyword for its rule to match there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Follow {
+    Anything,
+    /// The generic assignment rule (rules.rs) matches only where its keyword ends the key:
+    /// `(?:[_-]?key)?["']?[ \t]{0,8}(?:=|:|=>)` comes next (the `key` for `secret_key`,
+    /// `signing-key`). Source code names a token or a secret far more often than it assigns
+    /// one: most of those keywords have no window now.
+    Assignment,
+}
+
+impl Follow {
+    /// Whether the text after a keyword (lower-cased) can be the rest of its rule's match.
+    /// Text that ends first may go on in a way that can: true.
+    fn allows(self, rest: &[u8]) -> bool {
+        match self {
+            Follow::Anything => true,
+            Follow::Assignment => operator_follows(rest) || key_then_operator(rest),
+        }
+    }
+}
+
+/// `[_-]?key` and then `operator_follows`.
+fn key_then_operator(rest: &[u8]) -> bool {
+    let rest = rest
+        .strip_prefix(b"_")
+        .or_else(|| rest.strip_prefix(b"-"))
+        .unwrap_or(rest);
+    let n = rest.len().min(3);
+    rest[..n] == b"key"[..n] && (n < 3 || operator_follows(&rest[3..]))
+}
+
+/// `["']?[ \t]{0,8}` and then `=` or `:`.
+fn operator_follows(rest: &[u8]) -> bool {
+    let rest = match rest {
+        [b'"' | b'\'', more @ ..] => more,
+        _ => rest,
+    };
+    let blanks = rest
+        .iter()
+        .take(9)
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    blanks <= 8 && rest.get(blanks).is_none_or(|b| matches!(b, b'=' | b':'))
 }
 
 impl Prefilter {
     /// `max_len[i]`: the longest match of `rules[i]`.
     pub fn new(rules: &[&'static Rule], max_len: &[usize]) -> Result<Prefilter, String> {
-        let mut words: [Vec<String>; 3] = Default::default();
+        let mut words: [Vec<(String, Follow)>; 3] = Default::default();
         let mut reach = Reach::default();
         for (rule, &len) in rules.iter().zip(max_len) {
+            let follow = match rule.locate {
+                Locate::Assignment => Follow::Assignment,
+                _ => Follow::Anything,
+            };
             for word in rule.keywords {
                 let (list, reach) = match word.len() {
                     1 => (&mut words[0], &mut reach.bytes),
@@ -111,7 +202,7 @@ impl Prefilter {
                     4..=OVERLAP => (&mut words[2], &mut reach.long),
                     _ => return Err(format!("detector {}: keyword `{word}`", rule.kind.name())),
                 };
-                list.push(word.to_ascii_lowercase());
+                list.push((word.to_ascii_lowercase(), follow));
                 *reach = (*reach).max(len);
             }
             if rule.numeric != Numeric::None {
@@ -119,19 +210,26 @@ impl Prefilter {
             }
         }
         let [bytes, short, long] = words.map(|mut list| {
-            list.sort_unstable();
-            list.dedup();
+            list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            // A keyword of two rules needs only what the laxer of them needs.
+            list.dedup_by(|later, kept| {
+                let same = later.0 == kept.0;
+                if same && later.1 != kept.1 {
+                    kept.1 = Follow::Anything;
+                }
+                same
+            });
             list
         });
         let letterless: Vec<Vec<u8>> = [&bytes, &short, &long]
             .into_iter()
             .flatten()
-            .filter(|w| !w.bytes().any(|b| b.is_ascii_alphabetic()))
-            .map(|w| w.clone().into_bytes())
+            .filter(|(w, _)| !w.bytes().any(|b| b.is_ascii_alphabetic()))
+            .map(|(w, _)| w.clone().into_bytes())
             .collect();
         let mut bytes: Vec<u8> = bytes
             .iter()
-            .flat_map(|w| [w.as_bytes()[0], w.as_bytes()[0].to_ascii_uppercase()])
+            .flat_map(|(w, _)| [w.as_bytes()[0], w.as_bytes()[0].to_ascii_uppercase()])
             .collect();
         bytes.sort_unstable();
         bytes.dedup();
@@ -541,11 +639,14 @@ mod tests {
     /// Where Teddy is not available the automaton finds the same keywords.
     #[test]
     fn both_keyword_searchers_find_the_same() {
-        let words: Vec<String> = ["password", "secret", "token", "api_key", "-----begin"]
-            .map(String::from)
+        let words: Vec<(String, Follow)> = ["password", "secret", "token", "api_key", "-----begin"]
+            .map(|w| (w.to_string(), Follow::Anything))
             .to_vec();
         let packed = Needles::new(&words).unwrap().unwrap();
-        let automaton = Needles::Automaton(AhoCorasick::new(&words).unwrap());
+        let automaton = Needles {
+            search: Search::Automaton(AhoCorasick::new(words.iter().map(|w| &w.0)).unwrap()),
+            follow: vec![Follow::Anything; words.len()],
+        };
         let text =
             b"the token: x; db_password=secret -----begin api_key tokentoken passwor".repeat(9);
         let spans = |n: &Needles| {
@@ -555,5 +656,43 @@ mod tests {
         };
         assert_eq!(spans(&packed).len(), 9 * 7);
         assert_eq!(spans(&packed), spans(&automaton));
+    }
+
+    #[test]
+    fn an_assignment_keyword_must_be_followed_by_an_operator_or_the_end() {
+        let allows = |rest: &str| Follow::Assignment.allows(rest.as_bytes());
+        for rest in [
+            " = x",
+            "=x",
+            ": x",
+            "=> x",
+            "\"= x",
+            "'\t: x",
+            "_key = x",
+            "-key: x",
+            "key=x",
+            "        = x",
+            "",
+            " ",
+            "_",
+            "_ke",
+            "key",
+            "\"",
+        ] {
+            assert!(allows(rest), "{rest:?}");
+        }
+        for rest in [
+            "s = x",
+            ".len()",
+            " is",
+            "         = x",
+            "_keys = x",
+            "-kex",
+            "\"\"= x",
+            "(x)",
+        ] {
+            assert!(!allows(rest), "{rest:?}");
+        }
+        assert!(Follow::Anything.allows(b"s = x"));
     }
 }

@@ -448,3 +448,38 @@ fn a_value_inside_a_long_clean_cell_is_masked() {
     assert!(!text.contains("carol@example.org") && text.contains("c***@example.org"));
     assert!(!text.contains("leased-Pw-93xk") && text.contains("[redacted]"));
 }
+
+/// A keyword of the assignment rule opens a window only where the key could end with it, and
+/// passing over one that cannot still finds a keyword that overlaps it; text that ends right
+/// after a keyword keeps its window, since what follows may come in the next chunk.
+#[test]
+fn assignment_keywords_open_windows_only_where_a_key_can_end() {
+    let engine = Engine::new(&[Kind::GenericSecret]).unwrap();
+    let pad = "x".repeat(300);
+    for text in [
+        "secretoken = v4lue-one",
+        "my_secret.len() and the_token = v4lue-two",
+        "tokensecret_key: 'v4lue-three'",
+        "PASSWORD\t=> v4lue-four",
+        "signing-key =  v4lue-five",
+        "secrets = none; tokenize(x); password",
+    ] {
+        let hay = format!("{pad} {text} {pad}").into_bytes();
+        let (mut fast, mut whole) = (Vec::new(), Vec::new());
+        let pending = engine.find(&hay, 0, true, &mut fast);
+        let expected = engine.find_unfiltered(&hay, 0, true, &mut whole);
+        assert_eq!(found(&fast, pending), found(&whole, expected), "{text}");
+    }
+    let windows = |text: &str| engine.windows(format!("{pad}{text}{pad}").as_bytes(), 0);
+    assert!(windows(" the token is checked; secret.len() ").is_empty());
+    assert_eq!(windows(" secretoken = v ").len(), 1);
+    let m = Masker::with_key(&MaskConfig::default(), b"k").unwrap();
+    let text = "db password = hunter2x\n";
+    let whole = m.mask_bytes(text.as_bytes());
+    assert_eq!(whole.counts.count, 1);
+    for split in 0..=text.len() {
+        let (out, _) =
+            super::tests::streamed(&m, &[&text.as_bytes()[..split], &text.as_bytes()[split..]]);
+        assert_eq!(out, whole.text.as_ref(), "split at {split}");
+    }
+}

@@ -553,7 +553,7 @@ fn counted_kinds_are_listed_by_name_as_records_always_had_them() {
 }
 
 /// Pushes `text` in the given pieces and returns what the stream emitted.
-fn streamed(m: &Masker, pieces: &[&[u8]]) -> (Vec<u8>, MaskCounts) {
+pub(super) fn streamed(m: &Masker, pieces: &[&[u8]]) -> (Vec<u8>, MaskCounts) {
     let mut stream = m.stream();
     let mut out = Vec::new();
     for piece in pieces {
