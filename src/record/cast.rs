@@ -5,8 +5,9 @@
 //! arrives in arbitrary chunks that can split a UTF-8 sequence; a carry buffer per stream keeps
 //! the tail of an incomplete sequence for the next chunk, and truly invalid bytes become U+FFFD.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Instant;
@@ -28,7 +29,9 @@ pub struct CastHeader<'a> {
 }
 
 pub struct CastWriter {
-    out: BufWriter<Hashing>,
+    out: Hashing,
+    /// The event being written, kept to reuse its allocation.
+    line: Vec<u8>,
     start: Instant,
     output: Utf8Carry,
     input: Utf8Carry,
@@ -49,7 +52,8 @@ impl CastWriter {
             .mode(0o600)
             .open(path)?;
         let mut writer = CastWriter {
-            out: BufWriter::with_capacity(64 * 1024, Hashing::new(file)),
+            out: Hashing::new(file),
+            line: Vec::new(),
             start: Instant::now(),
             output: Utf8Carry::default(),
             input: Utf8Carry::default(),
@@ -68,32 +72,37 @@ impl CastWriter {
         if let Some(title) = header.title {
             head["title"] = Value::from(title);
         }
-        writeln!(writer.out, "{head}")?;
-        writer.out.flush()?;
+        writer.out.write_all(format!("{head}\n").as_bytes())?;
         Ok(writer)
     }
 
     /// Terminal output read at `at`.
     pub fn output(&mut self, at: Instant, bytes: &[u8]) -> io::Result<()> {
-        let text = match self.masks.as_mut() {
+        let masked;
+        let bytes = match self.masks.as_mut() {
             Some((out, _)) => {
                 self.held = true;
-                self.output.decode(&out.push(bytes))
+                masked = out.push(bytes);
+                &masked[..]
             }
-            None => self.output.decode(bytes),
+            None => bytes,
         };
+        let text = self.output.decode(bytes);
         self.event(at, "o", &text)
     }
 
     /// Keystrokes read at `at`.
     pub fn input(&mut self, at: Instant, bytes: &[u8]) -> io::Result<()> {
-        let text = match self.masks.as_mut() {
+        let masked;
+        let bytes = match self.masks.as_mut() {
             Some((_, input)) => {
                 self.held = true;
-                self.input.decode(&input.push(bytes))
+                masked = input.push(bytes);
+                &masked[..]
             }
-            None => self.input.decode(bytes),
+            None => bytes,
         };
+        let text = self.input.decode(bytes);
         self.event(at, "i", &text)
     }
 
@@ -135,16 +144,17 @@ impl CastWriter {
     pub fn finish(mut self) -> io::Result<String> {
         let now = Instant::now();
         if let Some((mut out, mut input)) = self.masks.take() {
-            let held = self.output.decode(&out.finish());
+            let (held_out, held_in) = (out.finish(), input.finish());
+            let held = self.output.decode(&held_out);
             self.event(now, "o", &held)?;
-            let held = self.input.decode(&input.finish());
+            let held = self.input.decode(&held_in);
             self.event(now, "i", &held)?;
         }
         let rest = self.output.flush();
         self.event(now, "o", &rest)?;
         let rest = self.input.flush();
         self.event(now, "i", &rest)?;
-        let hashing = self.out.into_inner().map_err(|e| e.into_error())?;
+        let hashing = self.out;
         Ok(super::hex(&hashing.hasher.finalize()))
     }
 
@@ -153,10 +163,14 @@ impl CastWriter {
             return Ok(());
         }
         let secs = at.saturating_duration_since(self.start).as_secs_f64();
-        write!(self.out, "[{secs:.6}, \"{code}\", ")?;
-        write_json_string(&mut self.out, data)?;
-        self.out.write_all(b"]\n")?;
-        self.out.flush()
+        // One write a event: the relay's chunks are large, and an event is on disk (and in the
+        // digest) as soon as it is written.
+        let line = &mut self.line;
+        line.clear();
+        write!(line, "[{secs:.6}, \"{code}\", ")?;
+        write_json_string(line, data);
+        line.extend_from_slice(b"]\n");
+        self.out.write_all(line)
     }
 }
 
@@ -164,12 +178,14 @@ impl CastWriter {
 /// `\` escaped, control characters as `\n` or `\u001b`, nothing else), finding the next byte to
 /// escape eight bytes at a time: all of a session's output goes through here, and most of it
 /// needs no escape.
-fn write_json_string(out: &mut impl Write, text: &str) -> io::Result<()> {
+fn write_json_string(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
-    out.write_all(b"\"")?;
+    // Lines end in two escapes (CR LF): room for a line's worth every forty bytes.
+    out.reserve(bytes.len() + bytes.len() / 20 + 2);
+    out.push(b'"');
     let mut start = 0;
     while let Some(at) = next_escape(bytes, start) {
-        out.write_all(&bytes[start..at])?;
+        out.extend_from_slice(&bytes[start..at]);
         let b = bytes[at];
         let short = match b {
             b'"' => Some(b'"'),
@@ -182,17 +198,17 @@ fn write_json_string(out: &mut impl Write, text: &str) -> io::Result<()> {
             _ => None,
         };
         match short {
-            Some(c) => out.write_all(&[b'\\', c])?,
+            Some(c) => out.extend_from_slice(&[b'\\', c]),
             None => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]];
-                out.write_all(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]])?;
+                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]]);
             }
         }
         start = at + 1;
     }
-    out.write_all(&bytes[start..])?;
-    out.write_all(b"\"")
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
 }
 
 /// The first byte at or after `from` that JSON escapes: a quote, a backslash or a control
@@ -256,7 +272,13 @@ pub struct Utf8Carry {
 }
 
 impl Utf8Carry {
-    pub fn decode(&mut self, bytes: &[u8]) -> String {
+    pub fn decode<'a>(&mut self, bytes: &'a [u8]) -> Cow<'a, str> {
+        // Most chunks: whole UTF-8, nothing carried, nothing to copy.
+        if self.pending.is_empty()
+            && let Ok(text) = std::str::from_utf8(bytes)
+        {
+            return Cow::Borrowed(text);
+        }
         let joined;
         let mut rest: &[u8] = if self.pending.is_empty() {
             bytes
@@ -271,7 +293,7 @@ impl Utf8Carry {
             match std::str::from_utf8(rest) {
                 Ok(valid) => {
                     text.push_str(valid);
-                    return text;
+                    return Cow::Owned(text);
                 }
                 Err(e) => {
                     let (valid, tail) = rest.split_at(e.valid_up_to());
@@ -284,7 +306,7 @@ impl Utf8Carry {
                         }
                         None => {
                             self.pending = tail.to_vec();
-                            return text;
+                            return Cow::Owned(text);
                         }
                     }
                 }
@@ -309,7 +331,7 @@ mod tests {
         let bytes = text.as_bytes();
         for cut in 0..bytes.len() {
             let mut carry = Utf8Carry::default();
-            let mut out = carry.decode(&bytes[..cut]);
+            let mut out = carry.decode(&bytes[..cut]).into_owned();
             out.push_str(&carry.decode(&bytes[cut..]));
             out.push_str(&carry.flush());
             assert_eq!(out, text, "cut at {cut}");
@@ -320,7 +342,10 @@ mod tests {
     fn byte_by_byte_is_whole_too() {
         let text = "é🎉x";
         let mut carry = Utf8Carry::default();
-        let out: String = text.bytes().map(|b| carry.decode(&[b])).collect();
+        let out: String = text
+            .bytes()
+            .map(|b| carry.decode(&[b]).into_owned())
+            .collect();
         assert_eq!(out, text);
     }
 
@@ -336,7 +361,7 @@ mod tests {
         }
         for text in texts {
             let mut ours = Vec::new();
-            write_json_string(&mut ours, &text).unwrap();
+            write_json_string(&mut ours, &text);
             assert_eq!(
                 String::from_utf8(ours).unwrap(),
                 serde_json::to_string(&text).unwrap()
