@@ -24,9 +24,11 @@ build_guard() {
     GUARD="$TARGET_DIR/release/guard"
 }
 
+# A port nothing listens on, below Linux's default range for outgoing connections (32768 and up),
+# where the thousands of connections a pgbench run leaves behind could hold it.
 free_port() {
     while :; do
-        local port=$((20000 + RANDOM % 30000))
+        local port=$((20000 + RANDOM % 12000))
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
     done
 }
@@ -45,12 +47,19 @@ make_work() {
 }
 
 # Starts PostgreSQL in $WORK on $PG_PORT with SCRAM over TCP; extra server settings in "$@".
+# A port taken between `free_port` and the server's bind is tried again with another.
 start_postgres() {
-    PG_PORT=$(free_port)
     echo "$PASSWORD" >"$WORK/pw"
     if [ "$(id -u)" = 0 ]; then chown postgres "$WORK/pw"; fi
     as_pg "$PG_BIN/initdb" -U postgres -A scram-sha-256 --auth-local=trust --pwfile "$WORK/pw" \
         -D "$WORK/data" --no-sync >/dev/null
-    as_pg "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w start \
-        -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off $*" >/dev/null
+    local attempt
+    for attempt in 1 2 3; do
+        PG_PORT=$(free_port)
+        as_pg "$PG_BIN/pg_ctl" -D "$WORK/data" -l "$WORK/pg.log" -w start \
+            -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off $*" >/dev/null 2>&1 && return
+    done
+    echo "bench: PostgreSQL did not start; its log ends:" >&2
+    tail -n 5 "$WORK/pg.log" >&2
+    exit 1
 }
