@@ -449,6 +449,33 @@ fn a_value_inside_a_long_clean_cell_is_masked() {
     assert!(!text.contains("leased-Pw-93xk") && text.contains("[redacted]"));
 }
 
+/// `Needles::each` passes over a keyword its rule cannot match at by one byte: another keyword
+/// of the same searcher starting at the same byte would be missed, which only one that the
+/// first is a prefix of can be. (Keywords of one byte, of two or three and of four or more are
+/// searched apart, see `Prefilter`.)
+#[test]
+fn no_keyword_starts_another_of_its_searcher() {
+    let words: Vec<String> = RULES
+        .iter()
+        .flat_map(|r| r.keywords)
+        .map(|k| k.to_ascii_lowercase())
+        .collect();
+    let searcher = |w: &str| match w.len() {
+        1 => 1,
+        2 | 3 => 2,
+        _ => 4,
+    };
+    for a in &words {
+        for b in &words {
+            let apart = searcher(a) != searcher(b);
+            assert!(
+                a == b || apart || !b.starts_with(a.as_str()),
+                "`{a}` starts `{b}`"
+            );
+        }
+    }
+}
+
 /// A keyword of the assignment rule opens a window only where the key could end with it, and
 /// passing over one that cannot still finds a keyword that overlaps it; text that ends right
 /// after a keyword keeps its window, since what follows may come in the next chunk.
