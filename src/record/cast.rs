@@ -175,67 +175,72 @@ impl CastWriter {
 }
 
 /// Writes `text` as a JSON string, byte for byte as `serde_json` writes it (RFC 8259: `"` and
-/// `\` escaped, control characters as `\n` or `\u001b`, nothing else), finding the next byte to
-/// escape eight bytes at a time: all of a session's output goes through here, and most of it
-/// needs no escape.
+/// `\` escaped, control characters as `\n` or `\u001b`, nothing else), finding the bytes to
+/// escape eight at a time, every one of a word from the one load: all of a session's output goes
+/// through here, and terminal text has two to escape a line (CR LF).
 fn write_json_string(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
-    // Lines end in two escapes (CR LF): room for a line's worth every forty bytes.
+    // Room for a line's two escapes every forty bytes.
     out.reserve(bytes.len() + bytes.len() / 20 + 2);
     out.push(b'"');
-    let mut start = 0;
-    while let Some(at) = next_escape(bytes, start) {
-        out.extend_from_slice(&bytes[start..at]);
-        let b = bytes[at];
-        let short = match b {
-            b'"' => Some(b'"'),
-            b'\\' => Some(b'\\'),
-            0x08 => Some(b'b'),
-            b'\t' => Some(b't'),
-            b'\n' => Some(b'n'),
-            0x0c => Some(b'f'),
-            b'\r' => Some(b'r'),
-            _ => None,
-        };
-        match short {
-            Some(c) => out.extend_from_slice(&[b'\\', c]),
-            None => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]];
-                out.extend_from_slice(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]]);
-            }
+    // `bytes[copied..]` is not in `out` yet.
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let mut escapes = escapes(word);
+        while escapes != 0 {
+            let i = at + escapes.trailing_zeros() as usize / 8;
+            out.extend_from_slice(&bytes[copied..i]);
+            escape(out, bytes[i]);
+            copied = i + 1;
+            escapes &= escapes - 1;
         }
-        start = at + 1;
+        at += 8;
     }
-    out.extend_from_slice(&bytes[start..]);
+    for (i, &b) in bytes.iter().enumerate().skip(at) {
+        if b < 0x20 || b == b'"' || b == b'\\' {
+            out.extend_from_slice(&bytes[copied..i]);
+            escape(out, b);
+            copied = i + 1;
+        }
+    }
+    out.extend_from_slice(&bytes[copied..]);
     out.push(b'"');
 }
 
-/// The first byte at or after `from` that JSON escapes: a quote, a backslash or a control
-/// character.
-fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+/// The high bit of each byte of `word` that JSON escapes: a quote, a backslash or a control
+/// character. Exact for every byte: the sums below stay within their byte.
+fn escapes(word: u64) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let splat = |b: u8| u64::from_le_bytes([b; 8]);
     // The high bit of each byte of `word` in `lo..=hi` (ASCII): see `in_range` in the masker.
-    let in_range = |word: u64, lo: u8, hi: u8| {
+    let in_range = |lo: u8, hi: u8| {
         let low = word & LOW7;
         (low + splat(0x80 - lo)) & !(low + splat(0x7f - hi)) & !word & HIGH
     };
-    let mut at = from;
-    while let Some(chunk) = bytes.get(at..at + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        let escapes =
-            in_range(word, 0, 0x1f) | in_range(word, b'"', b'"') | in_range(word, b'\\', b'\\');
-        if escapes != 0 {
-            return Some(at + escapes.trailing_zeros() as usize / 8);
+    in_range(0, 0x1f) | in_range(b'"', b'"') | in_range(b'\\', b'\\')
+}
+
+/// Appends the escape of one byte `escapes` found.
+fn escape(out: &mut Vec<u8>, b: u8) {
+    let short = match b {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        0x08 => b'b',
+        b'\t' => b't',
+        b'\n' => b'n',
+        0x0c => b'f',
+        b'\r' => b'r',
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]];
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', hex[0], hex[1]]);
+            return;
         }
-        at += 8;
-    }
-    let rest = bytes.get(at..).unwrap_or_default();
-    rest.iter()
-        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
-        .map(|i| at + i)
+    };
+    out.extend_from_slice(&[b'\\', short]);
 }
 
 /// The file, hashed as it is written, so sealing the recording never reads it back.
