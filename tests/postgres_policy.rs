@@ -46,6 +46,14 @@ impl Gateway {
             .run_script(&self.config, script, ("SHOP_PW", APP_PASSWORD))
     }
 
+    /// A Python script through guard; its stdout and stderr together.
+    fn python(&self, script: &str) -> String {
+        let file = self.home.path().join("client.py");
+        std::fs::write(&file, script).unwrap();
+        let out = self.run(&format!("python3 {} 2>&1", file.display()));
+        support::stdout(&out).replace('\r', "")
+    }
+
     /// psql through guard with `sql` on stdin; stdout and stderr of psql together.
     fn psql(&self, sql: &str) -> String {
         let file = self.home.path().join("in.sql");
@@ -184,10 +192,7 @@ run("select count(*) from t")
 print("count", pg.exec_params(b"select count(*) from t", []).get_value(0, 0).decode())
 run("select 'after'")
 "#;
-    let file = gw.home.path().join("client.py");
-    std::fs::write(&file, script).unwrap();
-    let out = gw.run(&format!("python3 {} 2>&1", file.display()));
-    let text = support::stdout(&out).replace('\r', "");
+    let text = gw.python(script);
     for line in [
         "insert into t values (4, 'd') -> COMMAND_OK INSERT 0 1 None",
         "delete from t -> FATAL_ERROR  42501",
@@ -228,10 +233,7 @@ with conn.transaction():
     conn.execute("select 1")
 print("done")
 "#;
-    let file = gw.home.path().join("client.py");
-    std::fs::write(&file, script).unwrap();
-    let out = gw.run(&format!("python3 {}", file.display()));
-    let text = support::stdout(&out).replace('\r', "");
+    let text = gw.python(script);
     assert!(
         text.contains("refused 42501 guard: rejected by reviewer"),
         "{text}"
