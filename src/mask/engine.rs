@@ -98,9 +98,9 @@ impl Engine {
         let regex = self.regex.as_ref()?;
         let rest = hay.get(from..).filter(|r| !r.is_empty())?;
         if rest.len() <= TINY {
-            // Only a whole text: a chunk of a stream may end inside a number that the next
-            // chunk completes, and must report where it starts.
-            if at_end && self.prefilter.surely_clean(rest) {
+            // No trigger means no match to confirm or to hold for, whether or not more follows
+            // (a stream holds back a match's length of text anyway).
+            if self.prefilter.surely_clean(rest) {
                 return None;
             }
             return self
