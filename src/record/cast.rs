@@ -78,32 +78,28 @@ impl CastWriter {
 
     /// Terminal output read at `at`.
     pub fn output(&mut self, at: Instant, bytes: &[u8]) -> io::Result<()> {
-        let masked;
-        let bytes = match self.masks.as_mut() {
-            Some((out, _)) => {
-                self.held = true;
-                masked = out.push(bytes);
-                &masked[..]
-            }
-            None => bytes,
-        };
-        let text = self.output.decode(bytes);
-        self.event(at, "o", &text)
+        self.chunk(at, bytes, false)
     }
 
     /// Keystrokes read at `at`.
     pub fn input(&mut self, at: Instant, bytes: &[u8]) -> io::Result<()> {
-        let masked;
-        let bytes = match self.masks.as_mut() {
-            Some((_, input)) => {
-                self.held = true;
-                masked = input.push(bytes);
-                &masked[..]
-            }
-            None => bytes,
+        self.chunk(at, bytes, true)
+    }
+
+    /// A chunk of one direction: through its mask stream, if any, then its UTF-8 carry.
+    fn chunk(&mut self, at: Instant, bytes: &[u8], input: bool) -> io::Result<()> {
+        let masked = self
+            .masks
+            .as_mut()
+            .map(|(out, keys)| if input { keys } else { out }.push(bytes));
+        self.held |= masked.is_some();
+        let carry = if input {
+            &mut self.input
+        } else {
+            &mut self.output
         };
-        let text = self.input.decode(bytes);
-        self.event(at, "i", &text)
+        let text = carry.decode(masked.as_deref().unwrap_or(bytes));
+        self.event(at, if input { "i" } else { "o" }, &text)
     }
 
     /// Whether output is held in a mask stream, waiting for what follows it.
@@ -154,8 +150,7 @@ impl CastWriter {
         self.event(now, "o", &rest)?;
         let rest = self.input.flush();
         self.event(now, "i", &rest)?;
-        let hashing = self.out;
-        Ok(super::hex(&hashing.hasher.finalize()))
+        Ok(super::hex(&self.out.hasher.finalize()))
     }
 
     fn event(&mut self, at: Instant, code: &str, data: &str) -> io::Result<()> {
