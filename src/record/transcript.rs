@@ -319,14 +319,16 @@ impl Chain {
     /// The header (`seq`, `ts`, `type`, `prev`) is guard's own and never touched, and neither is
     /// a match that does not start a character of a string: in a number (`"rows":123456`) or
     /// inside an escape (`\n` then `nopass...`) it is not the secret, and replacing it would
-    /// break the line's JSON, which then no longer verifies.
+    /// break the line's JSON, which then no longer verifies. Nor is one inside a digest guard
+    /// computed (`DIGESTS`): a hash holds no credential, and a changed one breaks its seal.
     fn redacted<'a>(&self, members: &'a [u8]) -> Cow<'a, [u8]> {
         let mut text = Cow::Borrowed(members);
         for secret in &self.secrets {
             if secret.find(&text).is_none() {
                 continue;
             }
-            let starts = string_characters(&text);
+            let mut starts = string_characters(&text);
+            clear_digests(&text, &mut starts);
             let mut out = Vec::with_capacity(text.len());
             let (mut kept, mut from) = (0, 0);
             while let Some(at) = secret.find(&text[from..]).map(|i| from + i) {
@@ -404,6 +406,22 @@ fn string_characters(json: &[u8]) -> Vec<bool> {
         i += step;
     }
     starts
+}
+
+/// Fields whose value is a SHA-256 guard computed of one of its own files: `session_end`
+/// seals the recording with `cast_sha256`, which `verify` compares with the file's.
+const DIGESTS: [&[u8]; 2] = [b"\"cast_sha256\":\"", b"\"config_sha256\":\""];
+
+/// Marks the characters of `DIGESTS` values in `json` (object members) as not to be redacted.
+/// Inside a string every `"` is escaped, so `"cast_sha256":"` unescaped is a key and its value.
+fn clear_digests(json: &[u8], starts: &mut [bool]) {
+    for key in DIGESTS {
+        for at in memchr::memmem::find_iter(json, key) {
+            let value = at + key.len();
+            let end = memchr::memchr(b'"', &json[value..]).map_or(json.len(), |n| value + n);
+            starts[value..end].fill(false);
+        }
+    }
 }
 
 fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
@@ -553,6 +571,34 @@ mod tests {
         assert_eq!(chain.records[0]["prev"], GENESIS);
         assert_eq!(chain.records[0]["sql"], "pin [redacted]");
         assert_eq!(chain.records[0]["rows"], 123456);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Found by the `verify` fuzz target: a registered secret that happens to be part of the
+    /// recording's digest was redacted inside `cast_sha256`, and the genuine session then no
+    /// longer verified. The same secret elsewhere in the record is still redacted.
+    #[test]
+    fn a_secret_inside_a_digest_leaves_the_seal_whole() {
+        let dir = tempdir();
+        let path = dir.join("t.jsonl");
+        let t = Transcript::create(&path).unwrap();
+        let digest = sha256_hex(b"a recording");
+        let config = sha256_hex(b"a config");
+        t.redact(&digest[7..20]);
+        t.redact(&config[40..]);
+        let note = format!("{} and {}", &digest[7..20], &config[40..]);
+        t.append(
+            "session_start",
+            json!({ "config_sha256": config, "note": note }),
+        )
+        .unwrap();
+        t.append("session_end", json!({ "cast_sha256": digest }))
+            .unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let chain = crate::record::verify::check_chain(&bytes).unwrap();
+        assert_eq!(chain.records[0]["config_sha256"], config);
+        assert_eq!(chain.records[0]["note"], "[redacted] and [redacted]");
+        assert_eq!(chain.records[1]["cast_sha256"], digest);
         std::fs::remove_dir_all(dir).unwrap();
     }
 
