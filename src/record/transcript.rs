@@ -412,16 +412,42 @@ fn string_characters(json: &[u8]) -> Vec<bool> {
 /// seals the recording with `cast_sha256`, which `verify` compares with the file's.
 const DIGESTS: [&[u8]; 2] = [b"\"cast_sha256\":\"", b"\"config_sha256\":\""];
 
-/// Marks the characters of `DIGESTS` values in `json` (object members) as not to be redacted.
-/// Inside a string every `"` is escaped, so `"cast_sha256":"` unescaped is a key and its value.
+/// Marks the characters of `DIGESTS` values in `json` (a record's members) as not to be
+/// redacted: only a member of the record itself (not of an object inside it) whose value has a
+/// digest's shape, 64 lowercase hex digits, so no other string can pass for one.
 fn clear_digests(json: &[u8], starts: &mut [bool]) {
-    for key in DIGESTS {
-        for at in memchr::memmem::find_iter(json, key) {
-            let value = at + key.len();
-            let end = memchr::memchr(b'"', &json[value..]).map_or(json.len(), |n| value + n);
-            starts[value..end].fill(false);
+    let (mut i, mut depth, mut in_string) = (0, 0usize, false);
+    while let Some(&b) = json.get(i) {
+        match (in_string, b) {
+            (true, b'\\') => i += 1,
+            (true, b'"') => in_string = false,
+            (false, b'"') => {
+                if let Some(value) = digest_value(json, i).filter(|_| depth == 0) {
+                    starts[value.clone()].fill(false);
+                    // Past the digest's closing quote.
+                    i = value.end + 1;
+                    continue;
+                }
+                in_string = true;
+            }
+            (false, b'{' | b'[') => depth += 1,
+            (false, b'}' | b']') => depth = depth.saturating_sub(1),
+            _ => {}
         }
+        i += 1;
     }
+}
+
+/// The digest after a `DIGESTS` key starting at `at`, and its closing quote.
+fn digest_value(json: &[u8], at: usize) -> Option<std::ops::Range<usize>> {
+    let rest = &json[at..];
+    let key = DIGESTS.iter().find(|key| rest.starts_with(key))?;
+    let value = at + key.len()..at + key.len() + 64;
+    let digits = json.get(value.clone())?;
+    let hex = digits
+        .iter()
+        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    (hex && json.get(value.end) == Some(&b'"')).then_some(value)
 }
 
 fn count(counts: &mut BTreeMap<String, u64>, key: &str) {
@@ -592,13 +618,29 @@ mod tests {
             json!({ "config_sha256": config, "note": note }),
         )
         .unwrap();
+        // Only a digest guard wrote: not the same key inside a field, nor a value of another
+        // shape.
+        let inner = json!({ "cast_sha256": digest, "x": [{ "config_sha256": config }] });
+        t.append(
+            "http",
+            json!({ "inner": inner, "cast_sha256": &digest[7..20] }),
+        )
+        .unwrap();
         t.append("session_end", json!({ "cast_sha256": digest }))
             .unwrap();
         let bytes = std::fs::read(&path).unwrap();
         let chain = crate::record::verify::check_chain(&bytes).unwrap();
         assert_eq!(chain.records[0]["config_sha256"], config);
         assert_eq!(chain.records[0]["note"], "[redacted] and [redacted]");
-        assert_eq!(chain.records[1]["cast_sha256"], digest);
+        assert_eq!(chain.records[2]["cast_sha256"], digest);
+        let http = &chain.records[1];
+        assert_eq!(http["cast_sha256"], "[redacted]");
+        let redacted = |d: &str, r: std::ops::Range<usize>| d.replace(&d[r], "[redacted]");
+        assert_eq!(http["inner"]["cast_sha256"], redacted(&digest, 7..20));
+        assert_eq!(
+            http["inner"]["x"][0]["config_sha256"],
+            redacted(&config, 40..64)
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
