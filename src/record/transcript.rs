@@ -320,15 +320,14 @@ impl Chain {
     /// a match that does not start a character of a string: in a number (`"rows":123456`) or
     /// inside an escape (`\n` then `nopass...`) it is not the secret, and replacing it would
     /// break the line's JSON, which then no longer verifies. Nor is one inside a digest guard
-    /// computed (`DIGESTS`): a hash holds no credential, and a changed one breaks its seal.
+    /// computed (`redactable`): a hash holds no credential, and a changed one breaks its seal.
     fn redacted<'a>(&self, members: &'a [u8]) -> Cow<'a, [u8]> {
         let mut text = Cow::Borrowed(members);
         for secret in &self.secrets {
             if secret.find(&text).is_none() {
                 continue;
             }
-            let mut starts = string_characters(&text);
-            clear_digests(&text, &mut starts);
+            let starts = redactable(&text);
             let mut out = Vec::with_capacity(text.len());
             let (mut kept, mut from) = (0, 0);
             while let Some(at) = secret.find(&text[from..]).map(|i| from + i) {
@@ -386,20 +385,39 @@ impl Chain {
     }
 }
 
-/// For each byte of JSON text, whether a character of a string's content starts there (an
-/// escape counts as one character, at its backslash). A registered secret, escaped as JSON, is
-/// in a string exactly where it matches from such a byte.
-fn string_characters(json: &[u8]) -> Vec<bool> {
+/// For each byte of JSON text (a record's members), whether a registered secret may be
+/// replaced from there: where a character of a string's content starts (an escape counts as one
+/// character, at its backslash), since a secret escaped as JSON is in a string exactly where it
+/// matches from such a byte; but nowhere in a digest guard computed (`DIGESTS`), a member of
+/// the record itself (not of an object inside it) with a digest's shape, so no other string can
+/// pass for one.
+fn redactable(json: &[u8]) -> Vec<bool> {
     let mut starts = vec![false; json.len()];
-    let (mut i, mut in_string) = (0, false);
+    let (mut i, mut depth, mut in_string) = (0, 0usize, false);
     while let Some(&b) = json.get(i) {
         let step = match (in_string, b) {
-            (_, b'"') => {
-                in_string = !in_string;
+            (false, b'"') => match digest_value(json, i).filter(|_| depth == 0) {
+                // Past the digest and its closing quote.
+                Some(value) => value.end + 1 - i,
+                None => {
+                    in_string = true;
+                    1
+                }
+            },
+            (true, b'"') => {
+                in_string = false;
                 1
             }
             (true, b'\\') if json.get(i + 1) == Some(&b'u') => 6,
             (true, b'\\') => 2,
+            (false, b'{' | b'[') => {
+                depth += 1;
+                1
+            }
+            (false, b'}' | b']') => {
+                depth = depth.saturating_sub(1);
+                1
+            }
             _ => 1,
         };
         starts[i] = in_string && b != b'"';
@@ -411,32 +429,6 @@ fn string_characters(json: &[u8]) -> Vec<bool> {
 /// Fields whose value is a SHA-256 guard computed of one of its own files: `session_end`
 /// seals the recording with `cast_sha256`, which `verify` compares with the file's.
 const DIGESTS: [&[u8]; 2] = [b"\"cast_sha256\":\"", b"\"config_sha256\":\""];
-
-/// Marks the characters of `DIGESTS` values in `json` (a record's members) as not to be
-/// redacted: only a member of the record itself (not of an object inside it) whose value has a
-/// digest's shape, 64 lowercase hex digits, so no other string can pass for one.
-fn clear_digests(json: &[u8], starts: &mut [bool]) {
-    let (mut i, mut depth, mut in_string) = (0, 0usize, false);
-    while let Some(&b) = json.get(i) {
-        match (in_string, b) {
-            (true, b'\\') => i += 1,
-            (true, b'"') => in_string = false,
-            (false, b'"') => {
-                if let Some(value) = digest_value(json, i).filter(|_| depth == 0) {
-                    starts[value.clone()].fill(false);
-                    // Past the digest's closing quote.
-                    i = value.end + 1;
-                    continue;
-                }
-                in_string = true;
-            }
-            (false, b'{' | b'[') => depth += 1,
-            (false, b'}' | b']') => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-}
 
 /// The digest after a `DIGESTS` key starting at `at`, and its closing quote.
 fn digest_value(json: &[u8], at: usize) -> Option<std::ops::Range<usize>> {
