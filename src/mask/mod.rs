@@ -14,6 +14,7 @@ mod render;
 mod rules;
 mod secrets;
 mod stream;
+pub(crate) mod swar;
 mod validate;
 
 use std::borrow::Cow;

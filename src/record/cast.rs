@@ -15,7 +15,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::mask::{MaskStream, Masker};
+use crate::mask::{MaskStream, Masker, swar};
 
 /// What the header says about the recording.
 pub struct CastHeader<'a> {
@@ -158,7 +158,7 @@ impl CastWriter {
             return Ok(());
         }
         let secs = at.saturating_duration_since(self.start).as_secs_f64();
-        // One write a event: the relay's chunks are large, and an event is on disk (and in the
+        // One write an event: the relay's chunks are large, and an event is on disk (and in the
         // digest) as soon as it is written.
         let line = &mut self.line;
         line.clear();
@@ -205,17 +205,9 @@ fn write_json_string(out: &mut Vec<u8>, text: &str) {
 }
 
 /// The high bit of each byte of `word` that JSON escapes: a quote, a backslash or a control
-/// character. Exact for every byte: the sums below stay within their byte.
+/// character.
 fn escapes(word: u64) -> u64 {
-    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let splat = |b: u8| u64::from_le_bytes([b; 8]);
-    // The high bit of each byte of `word` in `lo..=hi` (ASCII): see `in_range` in the masker.
-    let in_range = |lo: u8, hi: u8| {
-        let low = word & LOW7;
-        (low + splat(0x80 - lo)) & !(low + splat(0x7f - hi)) & !word & HIGH
-    };
-    in_range(0, 0x1f) | in_range(b'"', b'"') | in_range(b'\\', b'\\')
+    swar::in_range(word, 0, 0x1f) | swar::equal(word, b'"') | swar::equal(word, b'\\')
 }
 
 /// Appends the escape of one byte `escapes` found.
